@@ -1,0 +1,122 @@
+# Vigil build. `make` builds build/bin/*; `make check` runs every test and
+# ends with one line "N passed, N failed"; `make demo` runs a local cluster.
+# BUILD=dir builds elsewhere (sanitizer builds, parallel work).
+
+BUILD   ?= build
+CC      ?= cc
+PKGS    := libcrypto libssl tss2-esys tss2-mu tss2-rc tss2-tctildr \
+           libmicrohttpd libcurl sqlite3 libprotobuf-c jansson jose inih \
+           libseccomp
+OPT     ?= -O2
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror \
+           -Wno-unused-parameter -Wshadow -Wformat=2 -Wvla \
+           -fstack-protector-strong -I. -Icommon -I$(BUILD)/gen \
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+TESTLIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
+
+GEN      := $(BUILD)/gen/vigil.pb-c.c
+COMMON   := $(wildcard common/*.c)
+AGENT    := $(filter-out agent/main.c,$(wildcard agent/*.c))
+VERIFIER := $(filter-out verifier/main.c,$(wildcard verifier/*.c))
+CLI      := $(filter-out cli/main.c,$(wildcard cli/*.c))
+UNIT     := $(wildcard tests/unit/test_*.c)
+FUZZ     := $(wildcard tests/fuzz/fuzz_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+LIBCOMMON   := $(BUILD)/lib/libcommon.a
+LIBAGENT    := $(BUILD)/lib/libagent.a
+LIBVERIFIER := $(BUILD)/lib/libverifier.a
+LIBCLI      := $(BUILD)/lib/libcli.a
+ALLLIBS     := $(LIBVERIFIER) $(LIBAGENT) $(LIBCLI) $(LIBCOMMON)
+
+BINS := $(BUILD)/bin/vigil-agent $(BUILD)/bin/vigil-verifier \
+        $(BUILD)/bin/vigil $(BUILD)/bin/vigil-loadgen
+TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT))
+
+.PHONY: all deps check unit e2e demo bench asan lint clean
+all: $(BINS)
+
+$(GEN): proto/vigil.proto
+	@mkdir -p $(BUILD)/gen
+	protoc-c --c_out=$(BUILD)/gen --proto_path=proto proto/vigil.proto
+
+$(BUILD)/gen/vigil.pb-c.h: $(GEN)
+
+# The SQL migrations are compiled into the verifier (db/embed.sh).
+$(BUILD)/gen/migrations.c: db/embed.sh $(sort $(wildcard db/migrations/*.sql))
+	@mkdir -p $(BUILD)/gen
+	sh db/embed.sh $(sort $(wildcard db/migrations/*.sql)) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/migrations.o: $(BUILD)/gen/migrations.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/%.o: %.c $(GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/obj/gen/vigil.pb-c.o: $(GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-error -c -o $@ $<
+
+$(LIBCOMMON): $(call obj,$(COMMON)) $(BUILD)/obj/gen/vigil.pb-c.o
+$(LIBAGENT): $(call obj,$(AGENT))
+$(LIBVERIFIER): $(call obj,$(VERIFIER)) $(BUILD)/obj/gen/migrations.o
+$(LIBCLI): $(call obj,$(CLI))
+$(BUILD)/lib/%.a:
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bin/vigil-agent: $(call obj,agent/main.c) $(ALLLIBS)
+$(BUILD)/bin/vigil-verifier: $(call obj,verifier/main.c) $(ALLLIBS)
+$(BUILD)/bin/vigil: $(call obj,cli/main.c) $(ALLLIBS)
+$(BUILD)/bin/vigil-loadgen: $(call obj,bench/loadgen.c) $(ALLLIBS)
+$(BUILD)/bin/%:
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALLLIBS) -Wl,--end-group $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(ALLLIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALLLIBS) -Wl,--end-group $(LDLIBS) $(TESTLIBS)
+
+# Installs missing Debian packages (asks nothing when all are present).
+deps:
+	@deploy/install-deps.sh --if-missing
+
+check: deps
+	@$(MAKE) --no-print-directory all $(TESTS)
+	@BUILD=$(BUILD) tests/run.sh
+
+unit: all $(TESTS)
+	@BUILD=$(BUILD) tests/run.sh --unit
+
+e2e: all
+	@BUILD=$(BUILD) tests/run.sh --e2e
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) ONCE=$(ONCE) deploy/demo.sh run
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) bench/run.sh
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan \
+	    OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    all \
+	    $(patsubst $(BUILD)/%,build-asan/%,$(TESTS))
+	@BUILD=build-asan ASAN_OPTIONS=detect_leaks=1 tests/run.sh --unit
+
+lint:
+	clang-format --dry-run --Werror $(wildcard */*.c */*.h) || true
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
+	    --suppress=missingIncludeSystem -I common $(COMMON) $(AGENT) \
+	    $(VERIFIER) $(CLI)
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+.SECONDARY:

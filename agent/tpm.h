@@ -1,0 +1,64 @@
+/* The node's TPM through tpm2-tss ESAPI. A connection is opened for one
+ * operation and closed after it (swtpm serves one client at a time and the
+ * node's other services and tpm2-tools share it). tpm_open flushes every
+ * transient object and session it finds first: a client that died left
+ * them, and nobody else is on the connection. Every tpm2-tss failure is
+ * logged with the call and Tss2_RC_Decode() and returned as VIGIL_ETPM. */
+#ifndef VIGIL_AGENT_TPM_H
+#define VIGIL_AGENT_TPM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "pcrs.h"
+
+#define TPM_HANDLE_EK_RSA	0x81010001u
+#define TPM_HANDLE_EK_ECC	0x81010016u
+#define TPM_HANDLE_AK		0x81010010u
+#define TPM_NV_EK_CERT_RSA	0x01c00002u
+#define TPM_NV_EK_CERT_ECC	0x01c00016u
+
+enum tpm_ek_kind { TPM_EK_RSA = 0, TPM_EK_ECC = 1 };
+
+struct tpm;
+
+/* tcti: a tpm2-tss TCTI config string ("swtpm:host=127.0.0.1,port=2321",
+ * "device:/dev/tpmrm0"). */
+int tpm_open(const char *tcti, struct tpm **out);
+void tpm_close(struct tpm *t);
+
+/* Parses "rsa" / "ecc". */
+int tpm_ek_kind_parse(const char *s, enum tpm_ek_kind *out);
+
+/* The EK at its persistent handle (marshaled TPM2B_PUBLIC) and its DER
+ * certificate from NV. */
+int tpm_ek_read(struct tpm *t, enum tpm_ek_kind kind, struct buf *ek_pub,
+    struct buf *ek_cert);
+/* Returns the AK at TPM_HANDLE_AK (marshaled TPM2B_PUBLIC); if the handle
+ * is empty, creates an ECC P-256 restricted signing key (ECDSA/SHA-256)
+ * under the EK in the endorsement hierarchy and persists it there. An AK
+ * under the other EK kind is evicted and recreated. */
+int tpm_ak_ensure(struct tpm *t, enum tpm_ek_kind kind, struct buf *ak_pub);
+/* TPM2_ActivateCredential of the AK under the EK (PolicySecret of the
+ * endorsement hierarchy, in a SHA-256 session for the RSA EK and SHA-384
+ * for the ECC P-384 EK). cred and enc_secret are marshaled TPM2B_ID_OBJECT
+ * and TPM2B_ENCRYPTED_SECRET. */
+int tpm_activate(struct tpm *t, enum tpm_ek_kind kind, const uint8_t *cred,
+    size_t cred_len, const uint8_t *enc_secret, size_t enc_len,
+    struct buf *secret);
+/* TPM2_Quote by the AK over the SHA-256 PCRs in mask, extraData = nonce
+ * (at most 64 bytes). attest: marshaled TPM2B_ATTEST; sig: marshaled
+ * TPMT_SIGNATURE; vals: the PCR values read in the same session, checked
+ * against the quote's pcrDigest (re-read if a PCR changed in between). */
+int tpm_quote(struct tpm *t, const uint8_t *nonce, size_t nonce_len,
+    uint32_t mask, struct buf *attest, struct buf *sig, struct pcrs *vals);
+int tpm_pcr_read(struct tpm *t, uint32_t mask, struct pcrs *vals);
+/* Extends one PCR's SHA-256 bank. */
+int tpm_pcr_extend(struct tpm *t, uint32_t pcr,
+    const uint8_t digest[SHA256_LEN]);
+/* resetCount / restartCount / clock from TPM2_ReadClock. */
+int tpm_read_clock(struct tpm *t, uint64_t *clock, uint32_t *reset_count,
+    uint32_t *restart_count);
+
+#endif

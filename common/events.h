@@ -1,0 +1,18 @@
+/* Vigil's own measured-boot events (DESIGN.md, "PCRs, events and handles").
+ * Each is an EV_EVENT_TAG event whose data is a TCG_PCClientTaggedEvent:
+ * u32le taggedEventID, u32le taggedEventDataSize, then the data. The event
+ * digest is SHA-256 over the whole event data, so the verifier can
+ * recompute it from what it already knows (the registered AK, pinned keys). */
+#ifndef VIGIL_EVENTS_H
+#define VIGIL_EVENTS_H
+
+/* PCR 0: firmware image digest (EV_EFI_PLATFORM_FIRMWARE_BLOB, digest of the image) */
+/* PCR 1: platform configuration (EV_PLATFORM_CONFIG_FLAGS, data = the file) */
+/* PCR 4: hypervisor image (EV_IPL, digest of the image, data = its path) */
+/* PCR 5: the "MSR": the pTPM AK public area handed over at boot */
+#define VIGIL_TAG_AK_PUBLIC	0x56470501u	/* data: marshaled TPM2B_PUBLIC */
+/* PCR 7: boot policy (EV_EVENT_TAG, VIGIL_TAG_BOOT_POLICY, data = file) */
+#define VIGIL_TAG_BOOT_POLICY	0x56470701u
+/* Separator in PCRs 0-7: EV_SEPARATOR, data 00 00 00 00. */
+
+#endif

@@ -1,0 +1,60 @@
+/* TPM structures received from hostile peers, parsed with libtss2-mu and
+ * checked. Every parse function consumes the whole input: trailing bytes
+ * are an error. On a failed check *why (when not NULL) points at a static
+ * string naming it, e.g. "AK is not restricted". */
+#ifndef VIGIL_TPM_PARSE_H
+#define VIGIL_TPM_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/evp.h>
+#include <tss2/tss2_tpm2_types.h>
+
+#include "pcrs.h"
+
+/* Marshaled TPM2B_PUBLIC -> struct; VIGIL_EINVAL on garbage or trailing bytes. */
+int tpm_public_parse(const uint8_t *p, size_t len, TPM2B_PUBLIC *out);
+/* Marshals pub->publicArea as TPM2B_PUBLIC (for storage/compare). */
+int tpm_public_marshal(const TPM2B_PUBLIC *pub, uint8_t *out, size_t cap,
+    size_t *len);
+/* Name = nameAlg (u16 BE) || H_nameAlg(marshaled TPMT_PUBLIC). */
+int tpm_public_name(const TPM2B_PUBLIC *pub, TPM2B_NAME *out);
+/* Agent id: lowercase hex SHA-256 of the marshaled EK TPMT_PUBLIC. */
+int tpm_agent_id(const TPM2B_PUBLIC *ek, char out[65]);
+/* The AK must be: fixedTPM, fixedParent, sensitiveDataOrigin, restricted,
+ * sign, not decrypt; ECC NIST P-256 with ECDSA/SHA-256, or RSA-2048 with
+ * RSASSA or RSAPSS/SHA-256. VIGIL_EVERIFY and *why on failure. */
+int tpm_ak_check(const TPM2B_PUBLIC *ak, const char **why);
+/* Public key of an RSA or ECC TPM object as an OpenSSL key. */
+int tpm_public_to_evp(const TPM2B_PUBLIC *pub, EVP_PKEY **out);
+/* True when the EK public area matches the public key in the DER
+ * certificate (the certificate must certify this EK). */
+int tpm_ek_matches_cert(const TPM2B_PUBLIC *ek, const uint8_t *der,
+    size_t derlen, const char **why);
+
+/* A parsed quote. attest_bytes points into the caller's buffer: it is the
+ * TPMS_ATTEST as signed (the TPM2B's contents). */
+struct quote {
+	TPMS_ATTEST attest;
+	const uint8_t *attest_bytes;
+	size_t attest_len;
+	TPMT_SIGNATURE sig;
+};
+
+/* Parses marshaled TPM2B_ATTEST and TPMT_SIGNATURE; checks magic
+ * (TPM_GENERATED_VALUE) and type (TPM_ST_ATTEST_QUOTE). */
+int quote_parse(const uint8_t *attest, size_t attest_len, const uint8_t *sig,
+    size_t sig_len, struct quote *out, const char **why);
+/* Verifies q->sig over q->attest_bytes with the AK (hash from the scheme). */
+int quote_verify_sig(const struct quote *q, const TPM2B_PUBLIC *ak,
+    const char **why);
+/* SHA-256 bank only: the mask of PCRs the quote's selection covers.
+ * VIGIL_EVERIFY if the quote selects another bank. */
+int quote_selected_mask(const struct quote *q, uint32_t *mask,
+    const char **why);
+/* The digest a TPM computes over the reported values of the selected PCRs
+ * (SHA-256 over the concatenation in selection order). */
+int quote_pcr_digest(const struct pcrs *vals, uint32_t mask,
+    uint8_t out[SHA256_LEN]);
+
+#endif

@@ -1,0 +1,19 @@
+#!/bin/sh
+# Turns db/migrations/NNNN_name.sql files into a C array for the verifier:
+#   const struct migration vigil_migrations[]; const size_t vigil_migrations_n;
+# (see verifier/migrations.h). Run by the Makefile; the output is not committed.
+set -eu
+echo '/* Built from db/migrations by db/embed.sh. Do not edit. */'
+echo '#include <stddef.h>'
+echo '#include "verifier/migrations.h"'
+echo 'const struct migration vigil_migrations[] = {'
+for f in "$@"; do
+	base=$(basename "$f" .sql)
+	num=$(echo "$base" | sed 's/^0*\([0-9][0-9]*\)_.*/\1/')
+	printf '\t{ %s, "%s",\n' "$num" "$base"
+	# Each SQL line as a C string literal: escape \ and ", keep newlines.
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/\t  "/' -e 's/$/\\n"/' "$f"
+	printf '\t},\n'
+done
+echo '};'
+echo 'const size_t vigil_migrations_n = sizeof(vigil_migrations) / sizeof(vigil_migrations[0]);'
