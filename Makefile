@@ -120,3 +120,24 @@ clean:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 .SECONDARY:
+
+# Fuzz targets, not part of `make check`: every tests/fuzz/fuzz_*.c is built
+# with clang's libFuzzer, ASan and UBSan, linked with common/, into
+# $(BUILD)/fuzz/. Seeds and how to run them: tests/fuzz/README.md.
+FUZZCC    ?= clang
+FUZZFLAGS := -O1 -g -fno-omit-frame-pointer \
+             -fsanitize=fuzzer-no-link,address,undefined
+FUZZBINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ))
+fuzzobj    = $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(1))
+
+.PHONY: fuzz
+fuzz: $(FUZZBINS)
+
+$(BUILD)/fuzz/obj/%.o: %.c $(GEN)
+	@mkdir -p $(dir $@)
+	$(FUZZCC) $(filter-out $(OPT),$(CFLAGS)) $(FUZZFLAGS) -c -o $@ $<
+
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/obj/tests/fuzz/fuzz_%.o \
+    $(call fuzzobj,$(COMMON))
+	@mkdir -p $(dir $@)
+	$(FUZZCC) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
