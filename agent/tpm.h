@@ -38,12 +38,23 @@ int tpm_ek_read(struct tpm *t, enum tpm_ek_kind kind, struct buf *ek_pub,
 /* Returns the AK at TPM_HANDLE_AK (marshaled TPM2B_PUBLIC); if the handle
  * is empty, creates an ECC P-256 restricted signing key (ECDSA/SHA-256)
  * under the EK in the endorsement hierarchy and persists it there. An AK
- * under the other EK kind is evicted and recreated. */
+ * under the other EK kind is evicted and recreated.
+ * The rule, with nothing stored outside the TPM: the object at
+ * TPM_HANDLE_AK is kept when it has exactly the AK's type, nameAlg,
+ * attributes (fixedTPM|fixedParent|sensitiveDataOrigin|userWithAuth|
+ * restricted|sign), curve and scheme, and its qualified name (from
+ * TPM2_ReadPublic) equals SHA-256(QN(EK) || Name(AK)), i.e. its parent is
+ * this EK (TPM 2.0 Part 1, 16). Anything else there is evicted and a new
+ * AK created: switching --ek therefore changes the AK (and agent identity
+ * must be re-enrolled). */
 int tpm_ak_ensure(struct tpm *t, enum tpm_ek_kind kind, struct buf *ak_pub);
 /* TPM2_ActivateCredential of the AK under the EK (PolicySecret of the
  * endorsement hierarchy, in a SHA-256 session for the RSA EK and SHA-384
- * for the ECC P-384 EK). cred and enc_secret are marshaled TPM2B_ID_OBJECT
- * and TPM2B_ENCRYPTED_SECRET. */
+ * for the ECC P-384 EK; for EKs whose authPolicy is the EK Credential
+ * Profile's PolicyB = PolicyOR(PolicySecret, PolicyC) -- swtpm's P-384 EK
+ * is one -- a PolicyOR follows). cred and enc_secret are marshaled
+ * TPM2B_ID_OBJECT and TPM2B_ENCRYPTED_SECRET, each exactly one structure
+ * (VIGIL_EINVAL otherwise); a credential the TPM refuses is VIGIL_ETPM. */
 int tpm_activate(struct tpm *t, enum tpm_ek_kind kind, const uint8_t *cred,
     size_t cred_len, const uint8_t *enc_secret, size_t enc_len,
     struct buf *secret);
