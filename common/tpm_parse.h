@@ -12,7 +12,8 @@
 
 #include "pcrs.h"
 
-/* Marshaled TPM2B_PUBLIC -> struct; VIGIL_EINVAL on garbage or trailing bytes. */
+/* Marshaled TPM2B_PUBLIC -> struct; VIGIL_EINVAL on garbage, trailing bytes
+ * or a non-canonical encoding (re-marshaling must give the same bytes). */
 int tpm_public_parse(const uint8_t *p, size_t len, TPM2B_PUBLIC *out);
 /* Marshals pub->publicArea as TPM2B_PUBLIC (for storage/compare). */
 int tpm_public_marshal(const TPM2B_PUBLIC *pub, uint8_t *out, size_t cap,
@@ -22,13 +23,17 @@ int tpm_public_name(const TPM2B_PUBLIC *pub, TPM2B_NAME *out);
 /* Agent id: lowercase hex SHA-256 of the marshaled EK TPMT_PUBLIC. */
 int tpm_agent_id(const TPM2B_PUBLIC *ek, char out[65]);
 /* The AK must be: fixedTPM, fixedParent, sensitiveDataOrigin, restricted,
- * sign, not decrypt; ECC NIST P-256 with ECDSA/SHA-256, or RSA-2048 with
- * RSASSA or RSAPSS/SHA-256. VIGIL_EVERIFY and *why on failure. */
+ * sign, not decrypt; nameAlg SHA-256/384/512 (an AK under the P-384 EK made
+ * by tpm2_createak has SHA-384); ECC NIST P-256 with ECDSA/SHA-256, or
+ * RSA-2048 with RSASSA or RSAPSS/SHA-256; no symmetric algorithm.
+ * VIGIL_EVERIFY and *why (the first failed check) on failure. */
 int tpm_ak_check(const TPM2B_PUBLIC *ak, const char **why);
 /* Public key of an RSA or ECC TPM object as an OpenSSL key. */
 int tpm_public_to_evp(const TPM2B_PUBLIC *pub, EVP_PKEY **out);
-/* True when the EK public area matches the public key in the DER
- * certificate (the certificate must certify this EK). */
+/* 0 when the EK public area matches the public key in the DER
+ * certificate (the certificate must certify this EK); VIGIL_EVERIFY when
+ * the keys differ, VIGIL_EINVAL when the certificate is not one DER X.509
+ * certificate. *why names the failure. */
 int tpm_ek_matches_cert(const TPM2B_PUBLIC *ek, const uint8_t *der,
     size_t derlen, const char **why);
 
@@ -53,8 +58,19 @@ int quote_verify_sig(const struct quote *q, const TPM2B_PUBLIC *ak,
 int quote_selected_mask(const struct quote *q, uint32_t *mask,
     const char **why);
 /* The digest a TPM computes over the reported values of the selected PCRs
- * (SHA-256 over the concatenation in selection order). */
+ * (SHA-256 over the values in increasing PCR index, the TPM's order for one
+ * bank). VIGIL_EINVAL if vals lacks a PCR of mask or mask names PCR > 23. */
 int quote_pcr_digest(const struct pcrs *vals, uint32_t mask,
     uint8_t out[SHA256_LEN]);
+
+/* Helpers shared with makecred.c and swquote.c. */
+/* The OpenSSL digest of a TPM hash algorithm (SHA-1/256/384/512), else NULL. */
+const EVP_MD *tpm_alg_md(TPMI_ALG_HASH alg);
+/* "SHA-256", "ECDSA", ... for logs; "unknown algorithm" otherwise. */
+const char *tpm_alg_name(uint16_t alg);
+const char *tpm_curve_name(uint16_t curve);
+/* OpenSSL group name and field size in bytes of a supported TPM curve
+ * (NIST P-256, P-384); VIGIL_EUNSUPP otherwise. */
+int tpm_curve_info(uint16_t curve, const char **group, size_t *field_len);
 
 #endif
