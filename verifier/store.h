@@ -6,8 +6,10 @@
  * Writes go through one writer thread that commits in batches (group
  * commit): each write call queues its work and returns only after the
  * batch holding it committed (0) or failed (VIGIL_EDB). Each queued job
- * runs in its own SAVEPOINT, so one failing job does not sink the batch.
- * Reads use per-thread reader connections. All functions are thread-safe.
+ * runs in its own SAVEPOINT, so one failing job does not sink the batch
+ * (it returns its own error). Reads use a small pool of read-only
+ * connections. All functions are thread-safe; store_close must come after
+ * the last call of every other thread. Times are unix seconds.
  * Out-structs that own memory have a *_free; freeing NULL is a no-op. */
 #ifndef VIGIL_STORE_H
 #define VIGIL_STORE_H
@@ -19,12 +21,30 @@
 
 struct store;
 
+/* VIGIL_EUNSUPP (and a log line) if the database's schema is newer than
+ * this binary's migrations; VIGIL_EDB on any SQLite failure. */
 int store_open(const char *path, struct store **out);
 void store_close(struct store *s);
 /* Schema version after migrations (for /readyz and tests). */
 int store_schema_version(struct store *s, int *out);
 /* 0 if a read and the writer work (for /readyz). */
 int store_ping(struct store *s);
+
+/* Writer counters (for /metrics). Bucket i of batch_hist counts committed
+ * batches of 2^i .. 2^(i+1)-1 jobs. */
+#define STORE_BATCH_MAX 256
+#define STORE_BATCH_BUCKETS 9
+struct store_stats {
+	uint64_t commits;		/* batches committed */
+	uint64_t commit_failures;	/* batches whose COMMIT (or BEGIN) failed */
+	uint64_t jobs;			/* jobs run */
+	uint64_t job_failures;		/* jobs that failed (their own error) */
+	uint64_t max_batch;		/* largest batch so far */
+	uint64_t queued;		/* jobs waiting right now */
+	uint64_t running;		/* jobs of the batch running right now */
+	uint64_t batch_hist[STORE_BATCH_BUCKETS];
+};
+void store_stats(struct store *s, struct store_stats *out);
 
 /* ---- agents (nodes) ---- */
 enum agent_state {
@@ -66,12 +86,17 @@ enum item_outcome {
 
 struct item_in {
 	uint64_t epoch, seq;
-	uint32_t kind;
+	uint32_t kind;			/* ItemKind of vigil.proto */
 	const uint8_t *body; size_t body_len;
 	/* for kind == event log: */
 	uint32_t boot_count; uint64_t offset;
 	const uint8_t *chunk; size_t chunk_len;
 };
+
+/* item_in.kind of event-log chunks (= ItemKind ITEM_EVENT_LOG). */
+#define STORE_ITEM_EVENT_LOG 1u
+/* Larger blobs (bundle, body, chunk) are refused with VIGIL_ETOOBIG. */
+#define STORE_BLOB_MAX (64u * 1024 * 1024)
 
 /* The result of one appraisal, EAR-shaped. */
 struct appraisal {
@@ -107,6 +132,12 @@ struct evidence_result {
 	uint64_t acked_epoch, acked_seq;	/* highest committed in order */
 };
 
+/* acked_epoch is the epoch of the last item (or, with no items, the
+ * agent's latest epoch; 0/0 if it never sent one); acked_seq the highest
+ * seq with items 1..seq of that epoch all stored. A conflicting item counts
+ * as stored (the first content stays; the other is kept and flagged in
+ * item_conflicts), and so does an event-log item whose chunk did not fit
+ * (ITEM_CONFLICT, chunk not appended). VIGIL_ENOTFOUND: unknown agent. */
 int store_commit_evidence(struct store *s, const struct evidence_commit *c,
     struct evidence_result *r);
 /* The event log of one boot as stored so far (malloc'd; *len 0 if none). */
@@ -119,6 +150,14 @@ int store_quote_state_get(struct store *s, const char *agent_id,
 int store_appraisal_add(struct store *s, const char *agent_id,
     const struct appraisal *a);
 
+/* Retention: deletes evidence bundles received before `before` (and their
+ * bytes, unless an item or another bundle has the same) and appraisal rows
+ * whose last_at is before it, except each agent's latest. At most max rows
+ * of each per call, in one writer job; *deleted gets the rows deleted, so
+ * call again while it is not 0. Items, event logs and audit are kept. */
+int store_prune(struct store *s, int64_t before, size_t max,
+    size_t *deleted);
+
 /* ---- reads for the API ---- */
 struct node_row {
 	char id[65];
@@ -127,9 +166,17 @@ struct node_row {
 	int64_t last_appraisal_at, last_seen_at, created_at;
 };
 
-/* Nodes ordered by id, after cursor (an id, or "" for the first page). */
+/* Nodes ordered by id, after cursor (an id, or "" for the first page).
+ * *rows is one malloc'd array: free(*rows). */
 int store_nodes_list(struct store *s, const char *after_id, size_t limit,
     struct node_row **rows, size_t *n);
+
+/* Active agents whose status is not `none` and whose last accepted quote
+ * is older than fresh_after (or that never had one): what the freshness
+ * sweep turns `none`. *ids is one malloc'd array: free(*ids). At most
+ * limit ids after after_id, ordered by id. */
+int store_nodes_stale(struct store *s, int64_t fresh_after,
+    const char *after_id, size_t limit, char (**ids)[65], size_t *n);
 
 struct appraisal_row {
 	int64_t id;
@@ -137,6 +184,8 @@ struct appraisal_row {
 	int64_t first_at, last_at;
 };
 void appraisal_rows_free(struct appraisal_row *rows, size_t n);
+/* Frees the members of one row (e.g. from store_appraisal_latest). */
+void appraisal_row_clear(struct appraisal_row *r);
 
 /* Newest first; before_id 0 for the first page. */
 int store_appraisals_list(struct store *s, const char *agent_id,
@@ -150,6 +199,9 @@ int store_refvals_put(struct store *s, const char *doc_json,
     const char *author, int64_t *version);
 /* Latest document (malloc'd) and version; VIGIL_ENOTFOUND if none. */
 int store_refvals_get(struct store *s, char **doc_json, int64_t *version);
+/* One given version's document (malloc'd); VIGIL_ENOTFOUND if none. */
+int store_refvals_get_version(struct store *s, int64_t version,
+    char **doc_json);
 
 /* ---- tokens: only SHA-256 of the token is stored ---- */
 struct token_rec {
@@ -161,9 +213,27 @@ int store_token_add(struct store *s, const uint8_t hash[SHA256_LEN],
     const char *role, const char *tenant, const char *label);
 int store_token_lookup(struct store *s, const uint8_t hash[SHA256_LEN],
     struct token_rec *out);	/* VIGIL_ENOTFOUND / VIGIL_EDENIED if revoked */
+/* Marks a token revoked; VIGIL_ENOTFOUND if unknown (revoking twice is 0). */
+int store_token_revoke(struct store *s, const uint8_t hash[SHA256_LEN]);
+
+/* ---- content-addressed blobs (computation inputs, raw evidence) ---- */
+/* Stores data under its SHA-256 (once); sha_out may be NULL. */
+int store_blob_put(struct store *s, const uint8_t *data, size_t len,
+    uint8_t sha_out[SHA256_LEN]);
+/* malloc'd copy of the blob; VIGIL_ENOTFOUND if none. */
+int store_blob_get(struct store *s, const uint8_t sha[SHA256_LEN],
+    uint8_t **out, size_t *len);
 
 /* ---- audit ---- */
 int store_audit(struct store *s, const char *who, const char *action,
     const char *object, const char *detail);
+struct audit_row {
+	int64_t id, at;
+	char *who, *action, *object, *detail;	/* malloc'd */
+};
+/* Newest first; before_id 0 for the first page. */
+int store_audit_list(struct store *s, int64_t before_id, size_t limit,
+    struct audit_row **rows, size_t *n);
+void audit_rows_free(struct audit_row *rows, size_t n);
 
 #endif
