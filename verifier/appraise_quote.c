@@ -1,0 +1,506 @@
+/* The checks of docs/appraisal.md, in that order. Each failure adds one
+ * reason naming the check and raises the claim it concerns. */
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "appraise_quote.h"
+#include "buf.h"
+#include "err.h"
+#include "events.h"
+#include "evlog.h"
+#include "log.h"
+#include "rd.h"
+#include "tpm_parse.h"
+
+#define PCR_EXEC_MASK ((1u << 0) | (1u << 4))	/* "executables" */
+
+static void
+appraise_mask_str(uint32_t mask, char *out, size_t cap)
+{
+	size_t used = 0;
+	uint32_t i;
+	int n;
+
+	out[0] = '\0';
+	for (i = 0; i < PCR_COUNT && used < cap; i++) {
+		if (!(mask & (1u << i)))
+			continue;
+		n = snprintf(out + used, cap - used, "%s%u", used ? "," : "",
+		    i);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
+
+/* Fails the identity claim: the quote cannot be trusted at all. */
+static void
+appraise_fail_identity(struct ear *e)
+{
+	ear_claim(&e->instance_identity, AR_CONTRA);
+}
+
+/* The reported values into out->vals: indices < 24, SHA-256 sized, each
+ * PCR once. */
+static int
+appraise_values(const Vigil__Evidence *ev, struct pcrs *vals, char *why,
+    size_t whylen)
+{
+	const Vigil__PcrValue *pv;
+	size_t i;
+
+	memset(vals, 0, sizeof(*vals));
+	if (ev->n_pcrs > PCR_COUNT) {
+		snprintf(why, whylen, "%zu PCR values reported (at most %d)",
+		    ev->n_pcrs, PCR_COUNT);
+		return VIGIL_EINVAL;
+	}
+	for (i = 0; i < ev->n_pcrs; i++) {
+		pv = ev->pcrs[i];
+		if (pv->index >= PCR_COUNT) {
+			snprintf(why, whylen, "PCR index %u out of range",
+			    pv->index);
+			return VIGIL_EINVAL;
+		}
+		if (pv->digest.len != SHA256_LEN) {
+			snprintf(why, whylen, "PCR %u value is %zu bytes, not %d",
+			    pv->index, pv->digest.len, SHA256_LEN);
+			return VIGIL_EINVAL;
+		}
+		if (vals->mask & (1u << pv->index)) {
+			snprintf(why, whylen, "PCR %u reported twice",
+			    pv->index);
+			return VIGIL_EINVAL;
+		}
+		vals->mask |= 1u << pv->index;
+		memcpy(vals->v[pv->index], pv->digest.data, SHA256_LEN);
+	}
+	return 0;
+}
+
+/* The stored log of this boot with this push's chunks applied. A chunk
+ * must start inside or at the end of what is known, and agree with the
+ * bytes it overlaps. */
+static int
+appraise_build_log(const struct appraise_in *in, uint32_t boot,
+    struct buf *log, char *why, size_t whylen)
+{
+	const struct item_in *it;
+	uint8_t *stored = NULL;
+	size_t stored_len = 0, i, overlap;
+	int e;
+
+	if (in->evlog_get != NULL) {
+		if ((e = in->evlog_get(in->evlog_ctx, in->agent->id, boot,
+		    &stored, &stored_len)) != 0)
+			return e;
+		e = buf_add(log, stored, stored_len);
+		free(stored);
+		if (e != 0)
+			return e;
+	}
+	for (i = 0; i < in->n_items; i++) {
+		it = &in->items[i];
+		if (it->kind != VIGIL__ITEM_KIND__ITEM_EVENT_LOG ||
+		    it->boot_count != boot)
+			continue;
+		if (it->offset > log->len) {
+			snprintf(why, whylen, "event log chunk at offset %llu "
+			    "leaves a gap after %zu bytes",
+			    (unsigned long long)it->offset, log->len);
+			return VIGIL_EVERIFY;
+		}
+		overlap = log->len - (size_t)it->offset;
+		if (overlap > it->chunk_len)
+			overlap = it->chunk_len;
+		if (overlap > 0 && memcmp(log->data + it->offset, it->chunk,
+		    overlap) != 0) {
+			snprintf(why, whylen, "event log chunk at offset %llu "
+			    "differs from the log already received",
+			    (unsigned long long)it->offset);
+			return VIGIL_EVERIFY;
+		}
+		if (log->len + (it->chunk_len - overlap) > EVLOG_MAX_SIZE) {
+			snprintf(why, whylen, "event log over %u bytes",
+			    EVLOG_MAX_SIZE);
+			return VIGIL_EVERIFY;
+		}
+		if ((e = buf_add(log, it->chunk + overlap,
+		    it->chunk_len - overlap)) != 0)
+			return e;
+	}
+	return 0;
+}
+
+/* Replays the log and compares PCRs 0-7 with the reported values. */
+static int
+appraise_replay(const struct evlog *log, const struct pcrs *vals,
+    char *why, size_t whylen)
+{
+	uint8_t pcr[PCR_COUNT][SHA256_LEN];
+	static const uint8_t zero[SHA256_LEN];
+	uint32_t touched = 0, i;
+	char hexw[65], hexg[65];
+
+	if (evlog_replay(log, EVLOG_SHA256, pcr, &touched) != 0) {
+		snprintf(why, whylen, "event log has events without a "
+		    "SHA-256 digest");
+		return VIGIL_EVERIFY;
+	}
+	for (i = 0; i < 8; i++) {
+		const uint8_t *want = (touched & (1u << i)) ? pcr[i] : zero;
+
+		if (memcmp(want, vals->v[i], SHA256_LEN) == 0)
+			continue;
+		hex_encode(want, SHA256_LEN, hexw);
+		hex_encode(vals->v[i], SHA256_LEN, hexg);
+		snprintf(why, whylen, "event log does not replay to the "
+		    "quoted PCR %u (log gives %.16s..., quote has %.16s...)",
+		    i, hexw, hexg);
+		return VIGIL_EVERIFY;
+	}
+	return 0;
+}
+
+/* PCR 5: exactly one VIGIL_TAG_AK_PUBLIC event before the separator, its
+ * digest recomputed from its data, its data the registered AK. */
+static int
+appraise_ak_event(const struct evlog *log, const struct agent_rec *agent,
+    char *why, size_t whylen)
+{
+	const struct evlog_event *ev;
+	const uint8_t *data;
+	uint8_t dg[SHA256_LEN];
+	unsigned int dlen;
+	uint32_t tag, size;
+	size_t i, found = 0;
+	int separated = 0;
+	struct rd r;
+
+	for (i = 0; i < log->n; i++) {
+		ev = &log->ev[i];
+		if (ev->pcr != 5)
+			continue;
+		if (ev->type == EV_SEPARATOR) {
+			separated = 1;
+			continue;
+		}
+		if (ev->type != EV_EVENT_TAG)
+			continue;
+		rd_init(&r, ev->data, ev->data_len);
+		if (rd_u32le(&r, &tag) != 0 || tag != VIGIL_TAG_AK_PUBLIC)
+			continue;
+		if (separated) {
+			snprintf(why, whylen, "AK public event in PCR 5 after "
+			    "the separator");
+			return VIGIL_EVERIFY;
+		}
+		if (++found > 1) {
+			snprintf(why, whylen, "more than one AK public event "
+			    "in PCR 5");
+			return VIGIL_EVERIFY;
+		}
+		if (rd_u32le(&r, &size) != 0 || rd_bytes(&r, size, &data) != 0 ||
+		    r.left != 0) {
+			snprintf(why, whylen, "AK public event data is not a "
+			    "well-formed tagged event");
+			return VIGIL_EVERIFY;
+		}
+		if (!ev->has_sha256 || EVP_Digest(ev->data, ev->data_len, dg,
+		    &dlen, EVP_sha256(), NULL) != 1 ||
+		    memcmp(dg, ev->sha256, SHA256_LEN) != 0) {
+			snprintf(why, whylen, "AK public event digest is not "
+			    "SHA-256 of its data");
+			return VIGIL_EVERIFY;
+		}
+		if (size != agent->ak_pub_len ||
+		    memcmp(data, agent->ak_pub, size) != 0) {
+			snprintf(why, whylen, "AK public event does not hold "
+			    "the registered AK");
+			return VIGIL_EVERIFY;
+		}
+	}
+	if (found == 0) {
+		snprintf(why, whylen, "no AK public event in PCR 5 before "
+		    "the separator");
+		return VIGIL_EVERIFY;
+	}
+	return 0;
+}
+
+/* The PCR digest and event-log checks. 0 when the values can be trusted
+ * as what the node booted. */
+static int
+appraise_pcrs(const struct appraise_in *in, const struct quote *q,
+    struct appraise_out *out)
+{
+	const TPM2B_DIGEST *qd = &q->attest.attested.quote.pcrDigest;
+	struct ear *e = &out->ear;
+	struct evlog *log = NULL;
+	struct buf lb = BUF_INIT;
+	uint8_t dg[SHA256_LEN];
+	char why[200], list[80];
+	const char *w = NULL;
+	uint32_t sel = 0;
+	int r;
+
+	if (quote_selected_mask(q, &sel, &w) != 0) {
+		ear_reason(e, "quote selection: %s", w ? w : "unreadable");
+		goto fail;
+	}
+	if ((sel & PCR_POLICY_MASK) != PCR_POLICY_MASK) {
+		appraise_mask_str(PCR_POLICY_MASK & ~sel, list, sizeof(list));
+		ear_reason(e, "quote selection does not cover policy PCR(s) %s",
+		    list);
+		goto fail;
+	}
+	if (appraise_values(in->ev, &out->vals, why, sizeof(why)) != 0) {
+		ear_reason(e, "reported PCR values: %s", why);
+		goto fail;
+	}
+	if ((out->vals.mask & sel) != sel) {
+		appraise_mask_str(sel & ~out->vals.mask, list, sizeof(list));
+		ear_reason(e, "reported PCR values incomplete: PCR(s) %s "
+		    "quoted but not reported", list);
+		goto fail;
+	}
+	if ((out->vals.mask & ~sel) != 0) {
+		appraise_mask_str(out->vals.mask & ~sel, list, sizeof(list));
+		ear_reason(e, "reported PCR values: PCR(s) %s reported but "
+		    "not quoted", list);
+		goto fail;
+	}
+	if ((r = quote_pcr_digest(&out->vals, sel, dg)) != 0)
+		return r;
+	if (qd->size != SHA256_LEN || memcmp(qd->buffer, dg, SHA256_LEN) != 0) {
+		ear_reason(e, "reported PCR values do not match the quote's "
+		    "pcrDigest");
+		goto fail;
+	}
+	why[0] = '\0';
+	if ((r = appraise_build_log(in, q->attest.clockInfo.resetCount, &lb,
+	    why, sizeof(why))) != 0) {
+		if (r != VIGIL_EVERIFY)
+			goto out;
+		ear_reason(e, "event log: %s", why);
+		goto faillog;
+	}
+	if (lb.len == 0) {
+		ear_reason(e, "event log: none received for boot %u",
+		    q->attest.clockInfo.resetCount);
+		goto faillog;
+	}
+	if (evlog_parse(lb.data, lb.len, &log) != 0) {
+		ear_reason(e, "event log: does not parse");
+		goto faillog;
+	}
+	if (appraise_replay(log, &out->vals, why, sizeof(why)) != 0) {
+		ear_reason(e, "%s", why);
+		goto faillog;
+	}
+	if (appraise_ak_event(log, in->agent, why, sizeof(why)) != 0) {
+		ear_reason(e, "%s", why);
+		appraise_fail_identity(e);
+		r = VIGIL_EVERIFY;
+		goto out;
+	}
+	r = 0;
+	goto out;
+ fail:
+	ear_claim(&e->configuration, AR_CONTRA);
+	r = VIGIL_EVERIFY;
+	goto out;
+ faillog:
+	ear_claim(&e->executables, AR_CONTRA);
+	ear_claim(&e->configuration, AR_CONTRA);
+	r = VIGIL_EVERIFY;
+ out:
+	evlog_free(log);
+	buf_free(&lb);
+	return r;
+}
+
+/* Clock, resetCount, restartCount against the last accepted quote. */
+static void
+appraise_clock(const struct appraise_in *in, const TPMS_CLOCK_INFO *ci,
+    struct ear *e)
+{
+	const struct quote_state *p = in->prev;
+
+	if (p != NULL) {
+		if (ci->resetCount < p->reset_count) {
+			ear_reason(e, "TPM resetCount went back (%u -> %u): "
+			    "TPM cleared or cloned?", p->reset_count,
+			    ci->resetCount);
+			appraise_fail_identity(e);
+		} else if (ci->resetCount > p->reset_count) {
+			ear_reason(e, "node rebooted (resetCount %u -> %u)",
+			    p->reset_count, ci->resetCount);
+		} else if (ci->restartCount < p->restart_count) {
+			ear_reason(e, "TPM restartCount went back within one "
+			    "boot (%u -> %u)", p->restart_count,
+			    ci->restartCount);
+			appraise_fail_identity(e);
+		} else if (ci->restartCount > p->restart_count) {
+			ear_reason(e, "TPM restarted without reboot "
+			    "(restartCount %u -> %u)", p->restart_count,
+			    ci->restartCount);
+			ear_claim(&e->configuration, AR_WARN_CONFIG);
+		} else if (ci->clock < p->clock) {
+			ear_reason(e, "TPM clock went back within one boot "
+			    "(attack?) (%llu -> %llu ms)",
+			    (unsigned long long)p->clock,
+			    (unsigned long long)ci->clock);
+			appraise_fail_identity(e);
+		}
+	}
+	if (ci->safe == 0) {
+		ear_reason(e, "TPM clock not safe (safe = 0): it may have "
+		    "gone back unnoticed");
+		ear_claim(&e->configuration, AR_WARN_CONFIG);
+	}
+}
+
+/* Each policy PCR against the reference values. */
+static int
+appraise_refs(const struct appraise_in *in, struct appraise_out *out)
+{
+	const uint8_t (*acc)[SHA256_LEN];
+	struct ear *e = &out->ear;
+	uint32_t i, missing = 0;
+	size_t n, k;
+	char hex[65], list[80];
+	int *claim;
+
+	for (i = 0; i < PCR_COUNT; i++) {
+		if (!(PCR_POLICY_MASK & (1u << i)))
+			continue;
+		claim = (PCR_EXEC_MASK & (1u << i)) ? &e->executables :
+		    &e->configuration;
+		refvals_for(in->refs, in->agent->id, i, &acc, &n);
+		if (n == 0) {
+			missing |= 1u << i;
+			continue;
+		}
+		for (k = 0; k < n; k++)
+			if (memcmp(acc[k], out->vals.v[i], SHA256_LEN) == 0)
+				break;
+		if (k == n) {
+			hex_encode(out->vals.v[i], SHA256_LEN, hex);
+			ear_reason(e, "PCR %u value %s matches no reference "
+			    "value", i, hex);
+			ear_claim(claim, AR_CONTRA);
+		} else
+			ear_claim(claim, AR_AFFIRMING);
+	}
+	if (missing == 0)
+		return 0;
+	if (in->learn && ear_status(e) != EAR_TIER_CONTRAINDICATED) {
+		appraise_mask_str(missing, list, sizeof(list));
+		ear_reason(e, "reference values for PCR(s) %s learnt on first "
+		    "use", list);
+		log_warn("appraisal agent=%s learning reference values for "
+		    "PCR(s) %s (learn_reference_values = yes)", in->agent->id,
+		    list);
+		if (missing & PCR_EXEC_MASK)
+			ear_claim(&e->executables, AR_AFFIRMING);
+		if (missing & ~PCR_EXEC_MASK)
+			ear_claim(&e->configuration, AR_AFFIRMING);
+		return refvals_learn(in->refs, in->agent->id, &out->vals,
+		    missing, &out->learnt_doc);
+	}
+	for (i = 0; i < PCR_COUNT; i++) {
+		if (!(missing & (1u << i)))
+			continue;
+		ear_reason(e, "no reference value for PCR %u", i);
+		if (PCR_EXEC_MASK & (1u << i))
+			ear_claim(&e->executables, AR_WARN_EXEC);
+		else
+			ear_claim(&e->configuration, AR_WARN_CONFIG);
+	}
+	return 0;
+}
+
+int
+appraise_quote(const struct appraise_in *in, struct appraise_out *out)
+{
+	const Vigil__Evidence *ev = in->ev;
+	struct ear *e = &out->ear;
+	const TPM2B_DATA *xd;
+	TPM2B_PUBLIC ak;
+	struct quote q;
+	const char *why = NULL;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	ear_init(e);
+	/* A registered agent's EK certificate chained at registration. */
+	e->hardware = AR_AFFIRMING;
+	if (in->nonces != NULL && (r = nonce_consume(in->nonces,
+	    in->agent->id, ev->nonce.data, ev->nonce.len)) != 0) {
+		out->nonce_err = r;
+		ear_reason(e, "quote nonce refused: %s", r == VIGIL_ESTALE ?
+		    "expired or already used" :
+		    "not issued to this agent");
+		appraise_fail_identity(e);
+		return 0;
+	}
+	memset(&q, 0, sizeof(q));
+	if (quote_parse(ev->quote.data, ev->quote.len, ev->signature.data,
+	    ev->signature.len, &q, &why) != 0) {
+		ear_reason(e, "quote: %s", why ? why : "does not parse");
+		appraise_fail_identity(e);
+		return 0;
+	}
+	why = NULL;
+	if (tpm_public_parse(in->agent->ak_pub, in->agent->ak_pub_len,
+	    &ak) != 0) {
+		ear_reason(e, "registered AK public does not parse");
+		appraise_fail_identity(e);
+		return 0;
+	}
+	if (quote_verify_sig(&q, &ak, &why) != 0) {
+		ear_reason(e, "quote signature does not verify with the "
+		    "registered AK%s%s", why ? ": " : "", why ? why : "");
+		appraise_fail_identity(e);
+		return 0;
+	}
+	xd = &q.attest.extraData;
+	if (xd->size != ev->nonce.len || ev->nonce.len == 0 ||
+	    CRYPTO_memcmp(xd->buffer, ev->nonce.data, xd->size) != 0) {
+		ear_reason(e, "quote extraData is not the nonce issued for "
+		    "this push");
+		appraise_fail_identity(e);
+		return 0;
+	}
+	out->quote_ok = 1;
+	e->instance_identity = AR_AFFIRMING;
+	out->qs.clock = q.attest.clockInfo.clock;
+	out->qs.reset_count = q.attest.clockInfo.resetCount;
+	out->qs.restart_count = q.attest.clockInfo.restartCount;
+	out->qs.safe = q.attest.clockInfo.safe;
+	out->qs.at = in->now;
+
+	r = appraise_pcrs(in, &q, out);
+	if (r != 0 && r != VIGIL_EVERIFY)
+		goto fail;
+	appraise_clock(in, &q.attest.clockInfo, e);
+	if (r == 0 && (r = appraise_refs(in, out)) != 0)
+		goto fail;
+	return 0;
+ fail:
+	appraise_out_free(out);
+	return r;
+}
+
+void
+appraise_out_free(struct appraise_out *out)
+{
+	if (out == NULL)
+		return;
+	free(out->learnt_doc);
+	out->learnt_doc = NULL;
+}

@@ -1,0 +1,219 @@
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "err.h"
+#include "log.h"
+
+void
+config_defaults(struct vconfig *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->listen, sizeof(c->listen), "127.0.0.1");
+	c->port = 8443;
+	c->insecure_http = 0;
+	c->threads = 4;
+	c->conn_limit = 1024;
+	c->conn_timeout_s = 30;
+	snprintf(c->openapi, sizeof(c->openapi),
+	    "/usr/share/vigil/openapi.json");
+	snprintf(c->store_path, sizeof(c->store_path),
+	    "/var/lib/vigil/verifier.db");
+	c->interval_ms = 10000;
+	c->stale_intervals = 3;
+	c->nonce_ttl_ms = 60000;
+	c->learn_refvals = 0;
+	c->log_level = LOG_INFO;
+}
+
+static int
+config_uint(const char *v, unsigned long min, unsigned long max,
+    unsigned long *out)
+{
+	unsigned long n;
+	char *end;
+
+	if (*v < '0' || *v > '9')
+		return VIGIL_EINVAL;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno != 0 || *end != '\0' || n < min || n > max)
+		return VIGIL_EINVAL;
+	*out = n;
+	return 0;
+}
+
+static int
+config_bool(const char *v, int *out)
+{
+	if (strcmp(v, "yes") == 0 || strcmp(v, "true") == 0 ||
+	    strcmp(v, "1") == 0)
+		*out = 1;
+	else if (strcmp(v, "no") == 0 || strcmp(v, "false") == 0 ||
+	    strcmp(v, "0") == 0)
+		*out = 0;
+	else
+		return VIGIL_EINVAL;
+	return 0;
+}
+
+static int
+config_str(const char *v, char *dst, size_t cap)
+{
+	if (strlen(v) >= cap)
+		return VIGIL_ETOOBIG;
+	snprintf(dst, cap, "%s", v);
+	return 0;
+}
+
+/* "a.pem, b.pem" -> the list. */
+static int
+config_ca_list(const char *v, struct vconfig *c)
+{
+	const char *p = v, *e;
+	size_t n;
+
+	c->n_tpm_ca = 0;
+	while (*p != '\0') {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		e = p;
+		while (*e != '\0' && *e != ',')
+			e++;
+		n = (size_t)(e - p);
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (c->n_tpm_ca == CONFIG_MAX_TPM_CA || n >= PATH_MAX)
+			return VIGIL_ETOOBIG;
+		memcpy(c->tpm_ca[c->n_tpm_ca], p, n);
+		c->tpm_ca[c->n_tpm_ca][n] = '\0';
+		c->n_tpm_ca++;
+		p = e;
+	}
+	return 0;
+}
+
+static int
+config_set(struct vconfig *c, const char *sec, const char *key,
+    const char *v)
+{
+	unsigned long n;
+	int e = VIGIL_ENOTFOUND;
+
+#define IS(s, k) (strcmp(sec, s) == 0 && strcmp(key, k) == 0)
+	if (IS("server", "listen"))
+		e = config_str(v, c->listen, sizeof(c->listen));
+	else if (IS("server", "port")) {
+		if ((e = config_uint(v, 0, 65535, &n)) == 0)
+			c->port = (uint16_t)n;
+	} else if (IS("server", "insecure_http"))
+		e = config_bool(v, &c->insecure_http);
+	else if (IS("server", "threads")) {
+		if ((e = config_uint(v, 1, 256, &n)) == 0)
+			c->threads = (unsigned)n;
+	} else if (IS("server", "max_connections")) {
+		if ((e = config_uint(v, 1, 100000, &n)) == 0)
+			c->conn_limit = (unsigned)n;
+	} else if (IS("server", "connection_timeout_s")) {
+		if ((e = config_uint(v, 1, 3600, &n)) == 0)
+			c->conn_timeout_s = (unsigned)n;
+	} else if (IS("server", "openapi"))
+		e = config_str(v, c->openapi, sizeof(c->openapi));
+	else if (IS("store", "path"))
+		e = config_str(v, c->store_path, sizeof(c->store_path));
+	else if (IS("attestation", "interval_ms")) {
+		if ((e = config_uint(v, 100, 86400000, &n)) == 0)
+			c->interval_ms = (uint32_t)n;
+	} else if (IS("attestation", "stale_intervals")) {
+		if ((e = config_uint(v, 1, 1000, &n)) == 0)
+			c->stale_intervals = (uint32_t)n;
+	} else if (IS("attestation", "nonce_ttl_ms")) {
+		if ((e = config_uint(v, 100, 86400000, &n)) == 0)
+			c->nonce_ttl_ms = (uint32_t)n;
+	} else if (IS("attestation", "tpm_ca"))
+		e = config_ca_list(v, c);
+	else if (IS("attestation", "learn_reference_values"))
+		e = config_bool(v, &c->learn_refvals);
+	else if (IS("ca", "cert"))
+		e = config_str(v, c->ca_cert, sizeof(c->ca_cert));
+	else if (IS("ca", "key"))
+		e = config_str(v, c->ca_key, sizeof(c->ca_key));
+	else if (IS("log", "level"))
+		e = log_level_parse(v, &c->log_level);
+#undef IS
+	return e;
+}
+
+static int
+config_handler(void *user, const char *sec, const char *key, const char *v)
+{
+	struct vconfig *c = user;
+	int e;
+
+	if ((e = config_set(c, sec, key, v)) != 0) {
+		log_err("config: [%s] %s = \"%s\": %s", sec, key, v,
+		    e == VIGIL_ENOTFOUND ? "unknown key" : "bad value");
+		return 0;
+	}
+	return 1;
+}
+
+int
+config_load(const char *path, struct vconfig *out)
+{
+	FILE *f;
+	int line;
+
+	config_defaults(out);
+	if ((f = fopen(path, "r")) == NULL) {
+		log_err("config: cannot open %s: %s", path, strerror(errno));
+		return errno == ENOENT ? VIGIL_ENOTFOUND : VIGIL_EIO;
+	}
+	line = ini_parse_file(f, config_handler, out);
+	fclose(f);
+	if (line != 0) {
+		log_err("config: %s: error at line %d", path, line);
+		return VIGIL_ECONFIG;
+	}
+	if ((out->ca_cert[0] == '\0') != (out->ca_key[0] == '\0')) {
+		log_err("config: %s: [ca] needs both cert and key", path);
+		return VIGIL_ECONFIG;
+	}
+	return 0;
+}
+
+int
+config_is_loopback(const char *addr)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (inet_pton(AF_INET, addr, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, addr, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6);
+	return 0;
+}
+
+int
+config_check_listen(const struct vconfig *c)
+{
+	if (!c->insecure_http) {
+		log_err("config: TLS is not implemented yet: set [server] "
+		    "insecure_http = yes with a loopback listen address");
+		return VIGIL_ECONFIG;
+	}
+	if (!config_is_loopback(c->listen)) {
+		log_err("config: refusing plain HTTP on %s: insecure_http is "
+		    "allowed only when listen is a loopback address "
+		    "(127.0.0.1, ::1)", c->listen);
+		return VIGIL_ECONFIG;
+	}
+	return 0;
+}

@@ -1,0 +1,516 @@
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <openssl/pem.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "err.h"
+#include "http.h"
+#include "log.h"
+#include "tokens.h"
+
+#define P HTTP_BODY_MAX_PROTO
+#define J HTTP_BODY_MAX
+
+/* The router. Walked by tests and by the OpenAPI check: every route here
+ * has its path in docs/openapi.json. */
+const struct http_route http_routes[] = {
+	{ "POST", "/v1/agents", routes_agents_register, HTTP_AUTH_AGENT, J },
+	{ "POST", "/v1/agents/{id}/activate", routes_agents_activate,
+	    HTTP_AUTH_AGENT, J },
+	{ "POST", "/v1/agents/{id}/nonce", routes_agents_nonce,
+	    HTTP_AUTH_AGENT, J },
+	{ "POST", "/v1/agents/{id}/evidence", routes_agents_evidence,
+	    HTTP_AUTH_AGENT, P },
+	{ "GET", "/v1/nodes", routes_nodes_list, HTTP_AUTH_OPERATOR, J },
+	{ "GET", "/v1/nodes/{id}", routes_nodes_get, HTTP_AUTH_OPERATOR, J },
+	{ "GET", "/v1/nodes/{id}/appraisals", routes_nodes_appraisals,
+	    HTTP_AUTH_OPERATOR, J },
+	{ "POST", "/v1/nodes/{id}/re-enrol", routes_nodes_reenrol,
+	    HTTP_AUTH_OPERATOR, J },
+	{ "GET", "/v1/reference-values", routes_refvals_get,
+	    HTTP_AUTH_OPERATOR, J },
+	{ "PUT", "/v1/reference-values", routes_refvals_put,
+	    HTTP_AUTH_OPERATOR, J },
+	{ "GET", "/v1/openapi.json", routes_openapi, HTTP_AUTH_NONE, J },
+	{ "GET", "/healthz", routes_healthz, HTTP_AUTH_NONE, J },
+	{ "GET", "/readyz", routes_readyz, HTTP_AUTH_NONE, J },
+};
+const size_t http_routes_n = sizeof(http_routes) / sizeof(http_routes[0]);
+
+#undef P
+#undef J
+
+struct http_server {
+	struct MHD_Daemon *d;
+	struct vctx *vc;
+};
+
+/* Per-request state, from the first call of the access handler to the
+ * completion notice. */
+struct http_conn {
+	const struct http_route *route;
+	char id[130];
+	struct buf body;
+	int too_big;
+	int too_big_logged;
+	int responded;
+	unsigned status;
+	const char *method;
+	char path[256];
+};
+
+static int
+http_segment_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n >= 130)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+		    (c >= 'A' && c <= 'Z') || c == '-' || c == '_' ||
+		    c == '.'))
+			return 0;
+	}
+	return 1;
+}
+
+/* Matches path against pattern; {id} takes one segment. */
+static int
+http_match(const char *pattern, const char *path, char *id, size_t idcap)
+{
+	const char *p = pattern, *s = path, *end;
+	size_t n;
+
+	while (*p != '\0') {
+		if (strncmp(p, "{id}", 4) == 0) {
+			end = strchr(s, '/');
+			n = end ? (size_t)(end - s) : strlen(s);
+			if (!http_segment_ok(s, n) || n >= idcap)
+				return 0;
+			memcpy(id, s, n);
+			id[n] = '\0';
+			s += n;
+			p += 4;
+			continue;
+		}
+		if (*p != *s)
+			return 0;
+		p++;
+		s++;
+	}
+	return *s == '\0';
+}
+
+int
+http_route_find(const char *method, const char *path,
+    const struct http_route **out, char *id, size_t idcap)
+{
+	int other = 0;
+	size_t i;
+
+	for (i = 0; i < http_routes_n; i++) {
+		if (!http_match(http_routes[i].pattern, path, id, idcap))
+			continue;
+		if (strcmp(http_routes[i].method, method) == 0) {
+			*out = &http_routes[i];
+			return 0;
+		}
+		other = 1;
+	}
+	return other ? VIGIL_EDENIED : VIGIL_ENOTFOUND;
+}
+
+int
+http_problem(struct http_resp *resp, unsigned status, const char *slug,
+    const char *title, const char *fmt, ...)
+{
+	char type[96], detail[512];
+	json_t *o;
+	va_list ap;
+	char *s;
+	int e;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	snprintf(type, sizeof(type), "urn:vigil:problem:%s", slug);
+	buf_free(&resp->body);
+	resp->status = status;
+	resp->content_type = "application/problem+json";
+	if ((o = json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title",
+	    title, "status", (int)status, "detail", detail)) == NULL)
+		return VIGIL_ENOMEM;
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (s == NULL)
+		return VIGIL_ENOMEM;
+	e = buf_add(&resp->body, s, strlen(s));
+	free(s);
+	return e;
+}
+
+int
+http_json(struct http_resp *resp, unsigned status, void *json)
+{
+	char *s;
+	int e;
+
+	if (json == NULL)
+		return VIGIL_ENOMEM;
+	s = json_dumps(json, JSON_COMPACT);
+	json_decref(json);
+	if (s == NULL)
+		return VIGIL_ENOMEM;
+	buf_free(&resp->body);
+	resp->status = status;
+	resp->content_type = "application/json";
+	e = buf_add(&resp->body, s, strlen(s));
+	free(s);
+	return e;
+}
+
+int
+http_proto(struct http_resp *resp, const uint8_t *p, size_t n)
+{
+	buf_free(&resp->body);
+	resp->status = 200;
+	resp->content_type = "application/x-protobuf";
+	return buf_add(&resp->body, p, n);
+}
+
+const char *
+http_query(const struct http_req *req, const char *key)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
+	    key);
+}
+
+void
+http_time(int64_t t, char out[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int
+http_load_tpm_cas(const struct vconfig *cfg, X509_STORE **out)
+{
+	X509_STORE *st;
+	X509 *x;
+	FILE *f;
+	size_t i, n;
+	int e = VIGIL_ECONFIG;
+
+	if ((st = X509_STORE_new()) == NULL)
+		return VIGIL_ENOMEM;
+	for (i = 0; i < cfg->n_tpm_ca; i++) {
+		if ((f = fopen(cfg->tpm_ca[i], "r")) == NULL) {
+			log_err("config: cannot open tpm_ca %s", cfg->tpm_ca[i]);
+			goto out;
+		}
+		n = 0;
+		while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
+			X509_STORE_add_cert(st, x);
+			X509_free(x);
+			n++;
+		}
+		fclose(f);
+		if (n == 0) {
+			log_err("config: tpm_ca %s holds no PEM certificate",
+			    cfg->tpm_ca[i]);
+			goto out;
+		}
+	}
+	*out = st;
+	st = NULL;
+	e = 0;
+ out:
+	X509_STORE_free(st);
+	return e;
+}
+
+static void
+http_send(struct MHD_Connection *conn, struct http_conn *c,
+    struct http_resp *resp)
+{
+	struct MHD_Response *r;
+
+	if (resp->status == 0)
+		http_problem(resp, 500, "internal", "Internal error",
+		    "the handler produced no response");
+	r = MHD_create_response_from_buffer(resp->body.len, resp->body.data,
+	    MHD_RESPMEM_MUST_COPY);
+	if (r == NULL)
+		return;
+	if (resp->content_type != NULL)
+		MHD_add_response_header(r, "Content-Type", resp->content_type);
+	if (resp->status == 401)
+		MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+	if (MHD_queue_response(conn, resp->status, r) == MHD_YES) {
+		c->responded = 1;
+		c->status = resp->status;
+	}
+	MHD_destroy_response(r);
+}
+
+/* 0 if the request may go on; otherwise resp holds the refusal. */
+static int
+http_authorize(struct http_server *s, struct http_req *req,
+    struct token_rec *tok, struct http_resp *resp)
+{
+	const char *h;
+	int e;
+
+	(void)s;
+	h = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+	    "Authorization");
+	e = tokens_check(req->vc->store, h, tok);
+	if (e == VIGIL_EDENIED) {
+		http_problem(resp, 401, "unauthorized", "Unauthorized",
+		    "a valid operator bearer token is required");
+		return e;
+	}
+	if (e != 0) {
+		http_problem(resp, 503, "store", "Store unavailable",
+		    "token lookup failed: %s", vigil_strerror(e));
+		return e;
+	}
+	if (strcmp(tok->role, "operator") != 0) {
+		log_warn("auth: refused: role %s on operator route %s %s",
+		    tok->role, req->method, req->path);
+		http_problem(resp, 403, "forbidden", "Forbidden",
+		    "this route needs an operator token");
+		return VIGIL_EDENIED;
+	}
+	req->role = tok->role;
+	req->tenant = tok->tenant;
+	return 0;
+}
+
+static void
+http_dispatch(struct http_server *s, struct MHD_Connection *conn,
+    struct http_conn *c)
+{
+	struct http_resp resp = { 0, NULL, BUF_INIT };
+	struct http_req req;
+	struct token_rec tok;
+	int e;
+
+	memset(&req, 0, sizeof(req));
+	req.vc = s->vc;
+	req.conn = conn;
+	req.method = c->method;
+	req.path = c->path;
+	snprintf(req.id, sizeof(req.id), "%s", c->id);
+	req.body = c->body.data != NULL ? c->body.data : (const uint8_t *)"";
+	req.body_len = c->body.len;
+	if (c->route->auth == HTTP_AUTH_OPERATOR &&
+	    http_authorize(s, &req, &tok, &resp) != 0)
+		goto send;
+	e = c->route->fn(&req, &resp);
+	if (e != 0 && resp.status == 0)
+		http_problem(&resp, 500, "internal", "Internal error",
+		    "%s %s failed: %s", c->method, c->path,
+		    vigil_strerror(e));
+ send:
+	http_send(conn, c, &resp);
+	buf_free(&resp.body);
+}
+
+static void
+http_early(struct MHD_Connection *conn, struct http_conn *c, unsigned status,
+    const char *slug, const char *title, const char *detail)
+{
+	struct http_resp resp = { 0, NULL, BUF_INIT };
+
+	http_problem(&resp, status, slug, title, "%s", detail);
+	http_send(conn, c, &resp);
+	buf_free(&resp.body);
+}
+
+static void
+http_too_big(struct MHD_Connection *conn, struct http_conn *c)
+{
+	char d[128];
+
+	if (!c->too_big_logged)
+		log_warn("http: refused %s %s: body over %zu bytes",
+		    c->method, c->path, c->route->body_max);
+	c->too_big_logged = 1;
+	snprintf(d, sizeof(d), "request body over the limit of %zu bytes "
+	    "for this route", c->route->body_max);
+	http_early(conn, c, 413, "too-large", "Request body too large", d);
+}
+
+static enum MHD_Result
+http_access(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload,
+    size_t *upload_size, void **con_cls)
+{
+	struct http_server *s = cls;
+	struct http_conn *c = *con_cls;
+	const char *cl;
+	char *end;
+	unsigned long long declared;
+	int e;
+
+	if (c == NULL) {
+		if ((c = calloc(1, sizeof(*c))) == NULL)
+			return MHD_NO;
+		*con_cls = c;
+		c->method = method;
+		snprintf(c->path, sizeof(c->path), "%s", url);
+		e = http_route_find(method, url, &c->route, c->id,
+		    sizeof(c->id));
+		if (e == VIGIL_ENOTFOUND) {
+			http_early(conn, c, 404, "not-found", "Not found",
+			    "no such route");
+			return MHD_YES;
+		}
+		if (e != 0) {
+			http_early(conn, c, 405, "method", "Method not allowed",
+			    "this path does not take this method");
+			return MHD_YES;
+		}
+		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		    "Content-Length");
+		if (cl != NULL) {
+			declared = strtoull(cl, &end, 10);
+			if (*end == '\0' && declared > c->route->body_max) {
+				c->too_big = 1;
+				http_too_big(conn, c);
+			}
+		}
+		return MHD_YES;
+	}
+	if (*upload_size != 0) {
+		if (!c->responded && !c->too_big &&
+		    c->body.len + *upload_size > c->route->body_max) {
+			c->too_big = 1;
+			buf_free(&c->body);
+			http_too_big(conn, c);
+		}
+		if (!c->too_big && !c->responded &&
+		    buf_add(&c->body, upload, *upload_size) != 0)
+			return MHD_NO;
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (c->responded)
+		return MHD_YES;
+	if (c->too_big) {
+		http_too_big(conn, c);
+		return MHD_YES;
+	}
+	http_dispatch(s, conn, c);
+	return MHD_YES;
+}
+
+static void
+http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct http_conn *c = *con_cls;
+
+	if (c == NULL)
+		return;
+	log_debug("http: %s %s -> %u%s", c->method, c->path, c->status,
+	    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
+	    " (connection ended early)");
+	buf_free(&c->body);
+	free(c);
+	*con_cls = NULL;
+}
+
+static void
+http_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	log_warn("libmicrohttpd: %s", msg);
+}
+
+int
+http_start(struct vctx *vc, struct http_server **out)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	struct http_server *s;
+	int e;
+
+	if ((e = config_check_listen(vc->cfg)) != 0)
+		return e;
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, vc->cfg->listen, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(vc->cfg->port);
+	} else if (inet_pton(AF_INET6, vc->cfg->listen, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(vc->cfg->port);
+		flags |= MHD_USE_IPv6;
+	} else {
+		log_err("config: [server] listen = %s is not an IP address",
+		    vc->cfg->listen);
+		return VIGIL_ECONFIG;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return VIGIL_ENOMEM;
+	s->vc = vc;
+	s->d = MHD_start_daemon(flags, vc->cfg->port, NULL, NULL,
+	    http_access, s,
+	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, s,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)vc->cfg->threads,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)vc->cfg->conn_limit,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)vc->cfg->conn_timeout_s,
+	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, s,
+	    MHD_OPTION_END);
+	if (s->d == NULL) {
+		log_err("http: cannot listen on %s port %u", vc->cfg->listen,
+		    (unsigned)vc->cfg->port);
+		free(s);
+		return VIGIL_ENET;
+	}
+	log_info("http: listening on %s port %u (plain HTTP, loopback only)",
+	    vc->cfg->listen, (unsigned)http_port(s));
+	*out = s;
+	return 0;
+}
+
+uint16_t
+http_port(const struct http_server *s)
+{
+	const union MHD_DaemonInfo *i;
+
+	i = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+	return i != NULL ? i->port : 0;
+}
+
+void
+http_stop(struct http_server *s)
+{
+	if (s == NULL)
+		return;
+	MHD_stop_daemon(s->d);
+	free(s);
+}

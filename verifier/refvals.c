@@ -1,0 +1,305 @@
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "err.h"
+#include "refvals.h"
+
+struct refvals_pcrs {
+	size_t n[PCR_COUNT];
+	uint8_t (*v[PCR_COUNT])[SHA256_LEN];
+};
+
+struct refvals_node {
+	char id[65];
+	struct refvals_pcrs p;
+};
+
+struct refvals {
+	json_t *doc;		/* the validated document */
+	struct refvals_pcrs global;
+	struct refvals_node *nodes;
+	size_t n_nodes;
+};
+
+static void
+refvals_pcrs_free(struct refvals_pcrs *p)
+{
+	size_t i;
+
+	for (i = 0; i < PCR_COUNT; i++)
+		free(p->v[i]);
+}
+
+void
+refvals_free(struct refvals *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	refvals_pcrs_free(&r->global);
+	for (i = 0; i < r->n_nodes; i++)
+		refvals_pcrs_free(&r->nodes[i].p);
+	free(r->nodes);
+	json_decref(r->doc);
+	free(r);
+}
+
+static int
+refvals_is_hex64(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return s[64] == '\0';
+}
+
+/* PCR index from a JSON key: decimal, no sign or leading zero, < 24. */
+static int
+refvals_pcr_index(const char *k, uint32_t *out)
+{
+	size_t len = strlen(k);
+
+	if (len == 0 || len > 2 || (len == 2 && k[0] == '0'))
+		return VIGIL_EINVAL;
+	if (k[0] < '0' || k[0] > '9' || (len == 2 && (k[1] < '0' ||
+	    k[1] > '9')))
+		return VIGIL_EINVAL;
+	*out = (uint32_t)(len == 1 ? k[0] - '0' :
+	    (k[0] - '0') * 10 + k[1] - '0');
+	return *out < PCR_COUNT ? 0 : VIGIL_EINVAL;
+}
+
+static int
+refvals_parse_pcrs(json_t *obj, const char *where, struct refvals_pcrs *p,
+    char *why, size_t whylen)
+{
+	const char *k;
+	json_t *arr, *s;
+	uint32_t idx;
+	size_t i;
+
+	if (!json_is_object(obj)) {
+		snprintf(why, whylen, "%s: not an object", where);
+		return VIGIL_EINVAL;
+	}
+	json_object_foreach(obj, k, arr) {
+		if (refvals_pcr_index(k, &idx) != 0) {
+			snprintf(why, whylen, "%s.\"%s\": not a PCR number "
+			    "0-23", where, k);
+			return VIGIL_EINVAL;
+		}
+		if (!json_is_array(arr)) {
+			snprintf(why, whylen, "%s.\"%s\": not an array",
+			    where, k);
+			return VIGIL_EINVAL;
+		}
+		if (json_array_size(arr) > REFVALS_MAX_VALUES) {
+			snprintf(why, whylen, "%s.\"%s\": more than %d values",
+			    where, k, REFVALS_MAX_VALUES);
+			return VIGIL_EINVAL;
+		}
+		if (json_array_size(arr) == 0)
+			continue;
+		if ((p->v[idx] = calloc(json_array_size(arr),
+		    SHA256_LEN)) == NULL)
+			return VIGIL_ENOMEM;
+		json_array_foreach(arr, i, s) {
+			if (!json_is_string(s) ||
+			    !refvals_is_hex64(json_string_value(s))) {
+				snprintf(why, whylen, "%s.\"%s\"[%zu]: not 64 "
+				    "lowercase hex digits", where, k, i);
+				return VIGIL_EINVAL;
+			}
+			hex_decode(json_string_value(s), p->v[idx][i],
+			    SHA256_LEN);
+		}
+		p->n[idx] = json_array_size(arr);
+	}
+	return 0;
+}
+
+static int
+refvals_parse_nodes(json_t *obj, struct refvals *r, char *why, size_t whylen)
+{
+	char where[128];
+	const char *k, *nk;
+	json_t *node, *v;
+	int e;
+
+	if (!json_is_object(obj)) {
+		snprintf(why, whylen, "nodes: not an object");
+		return VIGIL_EINVAL;
+	}
+	if (json_object_size(obj) > REFVALS_MAX_NODES) {
+		snprintf(why, whylen, "nodes: too many");
+		return VIGIL_EINVAL;
+	}
+	if (json_object_size(obj) > 0 && (r->nodes = calloc(
+	    json_object_size(obj), sizeof(*r->nodes))) == NULL)
+		return VIGIL_ENOMEM;
+	json_object_foreach(obj, k, node) {
+		if (!refvals_is_hex64(k)) {
+			snprintf(why, whylen, "nodes.\"%.70s\": not an agent "
+			    "id (64 lowercase hex digits)", k);
+			return VIGIL_EINVAL;
+		}
+		snprintf(where, sizeof(where), "nodes.\"%s\"", k);
+		if (!json_is_object(node)) {
+			snprintf(why, whylen, "%s: not an object", where);
+			return VIGIL_EINVAL;
+		}
+		json_object_foreach(node, nk, v) {
+			if (strcmp(nk, "pcrs") != 0) {
+				snprintf(why, whylen, "%s.\"%.40s\": unknown "
+				    "key", where, nk);
+				return VIGIL_EINVAL;
+			}
+		}
+		snprintf(r->nodes[r->n_nodes].id, 65, "%s", k);
+		r->n_nodes++;
+		if ((v = json_object_get(node, "pcrs")) == NULL)
+			continue;
+		snprintf(where, sizeof(where), "nodes.\"%s\".pcrs", k);
+		if ((e = refvals_parse_pcrs(v, where,
+		    &r->nodes[r->n_nodes - 1].p, why, whylen)) != 0)
+			return e;
+	}
+	return 0;
+}
+
+int
+refvals_parse(const char *json, size_t len, struct refvals **out,
+    char *why, size_t whylen)
+{
+	struct refvals *r = NULL;
+	char dummy[8];
+	json_error_t jerr;
+	const char *k;
+	json_t *v;
+	int e = VIGIL_EINVAL;
+
+	if (why == NULL) {
+		why = dummy;
+		whylen = sizeof(dummy);
+	}
+	why[0] = '\0';
+	if (len > REFVALS_MAX_DOC) {
+		snprintf(why, whylen, "document over %u bytes",
+		    REFVALS_MAX_DOC);
+		return VIGIL_ETOOBIG;
+	}
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return VIGIL_ENOMEM;
+	if ((r->doc = json_loadb(json, len, JSON_REJECT_DUPLICATES,
+	    &jerr)) == NULL) {
+		snprintf(why, whylen, "not JSON: %s (line %d)", jerr.text,
+		    jerr.line);
+		goto out;
+	}
+	if (!json_is_object(r->doc)) {
+		snprintf(why, whylen, "document: not an object");
+		goto out;
+	}
+	json_object_foreach(r->doc, k, v) {
+		if (strcmp(k, "pcrs") != 0 && strcmp(k, "nodes") != 0) {
+			snprintf(why, whylen, "\"%.40s\": unknown key", k);
+			goto out;
+		}
+	}
+	if ((v = json_object_get(r->doc, "pcrs")) != NULL &&
+	    (e = refvals_parse_pcrs(v, "pcrs", &r->global, why, whylen)) != 0)
+		goto out;
+	if ((v = json_object_get(r->doc, "nodes")) != NULL &&
+	    (e = refvals_parse_nodes(v, r, why, whylen)) != 0)
+		goto out;
+	*out = r;
+	r = NULL;
+	e = 0;
+ out:
+	refvals_free(r);
+	return e;
+}
+
+void
+refvals_for(const struct refvals *r, const char *agent_id, uint32_t pcr,
+    const uint8_t (**vals)[SHA256_LEN], size_t *n)
+{
+	size_t i;
+
+	*vals = NULL;
+	*n = 0;
+	if (r == NULL || pcr >= PCR_COUNT)
+		return;
+	for (i = 0; i < r->n_nodes; i++) {
+		if (strcmp(r->nodes[i].id, agent_id) != 0)
+			continue;
+		if (r->nodes[i].p.n[pcr] > 0) {
+			*vals = (const uint8_t (*)[SHA256_LEN])
+			    r->nodes[i].p.v[pcr];
+			*n = r->nodes[i].p.n[pcr];
+			return;
+		}
+		break;
+	}
+	*vals = (const uint8_t (*)[SHA256_LEN])r->global.v[pcr];
+	*n = r->global.n[pcr];
+}
+
+/* obj[key], created as an empty object when absent. */
+static json_t *
+refvals_child(json_t *obj, const char *key)
+{
+	json_t *c = json_object_get(obj, key);
+
+	if (c != NULL)
+		return c;
+	if ((c = json_object()) == NULL || json_object_set_new(obj, key,
+	    c) != 0)
+		return NULL;
+	return c;
+}
+
+int
+refvals_learn(const struct refvals *r, const char *agent_id,
+    const struct pcrs *vals, uint32_t mask, char **json_out)
+{
+	json_t *doc = NULL, *node, *pcrs, *arr;
+	char key[4], hex[2 * SHA256_LEN + 1];
+	uint32_t i;
+	int e = VIGIL_ENOMEM;
+
+	doc = r != NULL ? json_deep_copy(r->doc) : json_object();
+	if (doc == NULL)
+		goto out;
+	if ((node = refvals_child(doc, "nodes")) == NULL ||
+	    (node = refvals_child(node, agent_id)) == NULL ||
+	    (pcrs = refvals_child(node, "pcrs")) == NULL)
+		goto out;
+	for (i = 0; i < PCR_COUNT; i++) {
+		if (!(mask & (1u << i)) || !(vals->mask & (1u << i)))
+			continue;
+		snprintf(key, sizeof(key), "%u", i);
+		if ((arr = json_object_get(pcrs, key)) == NULL) {
+			if ((arr = json_array()) == NULL ||
+			    json_object_set_new(pcrs, key, arr) != 0)
+				goto out;
+		}
+		hex_encode(vals->v[i], SHA256_LEN, hex);
+		if (json_array_append_new(arr, json_string(hex)) != 0)
+			goto out;
+	}
+	if ((*json_out = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS)) ==
+	    NULL)
+		goto out;
+	e = 0;
+ out:
+	json_decref(doc);
+	return e;
+}

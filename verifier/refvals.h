@@ -1,0 +1,35 @@
+/* Reference values: a versioned JSON document (docs/interfaces.md)
+ *   {"pcrs": {"0": ["<64 hex>", ...], ...},
+ *    "nodes": {"<agent id>": {"pcrs": {"5": ["..."]}}}}
+ * Each PCR may list several accepted values; a node's own entry for a PCR
+ * wins over the global one. Parsing is strict: unknown keys, bad hex,
+ * PCR numbers out of range and wrong types are rejected naming the field. */
+#ifndef VIGIL_REFVALS_H
+#define VIGIL_REFVALS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pcrs.h"
+
+#define REFVALS_MAX_DOC (64u * 1024)
+#define REFVALS_MAX_VALUES 64	/* per PCR */
+#define REFVALS_MAX_NODES 100000
+
+struct refvals;
+
+/* why (may be NULL) gets e.g. `pcrs."7"[1]: not 64 lowercase hex digits`.
+ * VIGIL_EINVAL on a bad document. */
+int refvals_parse(const char *json, size_t len, struct refvals **out,
+    char *why, size_t whylen);
+void refvals_free(struct refvals *r);
+/* The accepted values of one PCR for one agent (node entry first, then
+ * the global one); *n = 0 when there are none. Pointers into r. */
+void refvals_for(const struct refvals *r, const char *agent_id,
+    uint32_t pcr, const uint8_t (**vals)[SHA256_LEN], size_t *n);
+/* A new document: r (or an empty one when NULL) with the agent's own
+ * entry extended by the values of the PCRs in mask. Malloc'd JSON. */
+int refvals_learn(const struct refvals *r, const char *agent_id,
+    const struct pcrs *vals, uint32_t mask, char **json_out);
+
+#endif
