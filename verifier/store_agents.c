@@ -200,6 +200,52 @@ store_w_agent_write(sqlite3 *db, const struct agent_rec *a, int exists,
 	return r;
 }
 
+/* 0 if the stored EK and AK of a->id are a's, VIGIL_EEXIST if not. */
+static int
+store_w_agent_same_keys(sqlite3 *db, const struct agent_rec *a)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	if ((r = store_prep(db, "SELECT 1 FROM agents WHERE id = ?1 AND "
+	    "ek_pub = ?2 AND ak_pub = ?3", &st)) != 0)
+		return r;
+	store_bind_text(st, 1, a->id);
+	store_bind_blob(st, 2, a->ek_pub, a->ek_pub_len);
+	store_bind_blob(st, 3, a->ak_pub, a->ak_pub_len);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		r = 0;
+	else if (rc == SQLITE_DONE)
+		r = VIGIL_EEXIST;
+	else
+		r = store_dberr(db, "select agent keys");
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* A new credential secret (and host name) for an active agent. */
+static int
+store_w_agent_secret(sqlite3 *db, const struct agent_rec *a, int64_t now)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = store_prep(db, "UPDATE agents SET hostname = ?2, "
+	    "secret_hash = ?3, updated_at = ?4 WHERE id = ?1", &st)) != 0)
+		return r;
+	store_bind_text(st, 1, a->id);
+	store_bind_text(st, 2, a->hostname);
+	store_bind_blob(st, 3, a->secret_hash, SHA256_LEN);
+	sqlite3_bind_int64(st, 4, now);
+	r = store_step_done(db, st, "write agent secret");
+	sqlite3_finalize(st);
+	if (r == 0)
+		log_info("store: agent=%s registered again with its pinned "
+		    "EK and AK; stays active pending activation", a->id);
+	return r;
+}
+
 static int
 store_job_agent_register(sqlite3 *db, void *arg)
 {
@@ -213,8 +259,16 @@ store_job_agent_register(sqlite3 *db, void *arg)
 	    &approved)) != 0)
 		return r;
 	if (exists && state == AGENT_ACTIVE && !approved) {
+		/* The same TPM registering again (its state was lost) only
+		 * gets a new credential to activate; the node stays active
+		 * and its keys stay pinned. Other keys need an operator. */
+		if ((r = store_w_agent_same_keys(db, a)) == 0)
+			return store_w_agent_secret(db, a, now);
+		if (r != VIGIL_EEXIST)
+			return r;
 		log_warn("store: register agent=%s refused: already active "
-		    "and no re-enrolment approved", a->id);
+		    "with another EK or AK and no re-enrolment approved",
+		    a->id);
 		return VIGIL_EEXIST;
 	}
 	if ((r = store_w_agent_write(db, a, exists, now)) != 0)

@@ -173,6 +173,7 @@ test_store_refuses_reregistering_active_agent(void **state)
 {
 	struct fx *f = *state;
 	struct agent_rec a, got;
+	uint8_t ak2[] = { 0, 3, 7, 7, 7 };
 
 	mkagent(&a, 'a');
 	assert_int_equal(store_agent_register(f->s, &a), 0);
@@ -181,11 +182,31 @@ test_store_refuses_reregistering_active_agent(void **state)
 	assert_int_equal(store_agent_register(f->s, &a), 0);
 	assert_int_equal(store_agent_activate(f->s, a.id), 0);
 	a.ak_name[5] ^= 1;
+	a.ak_pub = ak2;
+	a.ak_pub_len = sizeof(ak2);
 	assert_int_equal(store_agent_register(f->s, &a), VIGIL_EEXIST);
 	assert_int_equal(store_agent_get(f->s, a.id, &got), 0);
 	assert_string_equal(got.hostname, "renamed");
 	assert_int_equal(got.state, AGENT_ACTIVE);
 	assert_int_not_equal(got.ak_name[5], a.ak_name[5]);
+	agent_rec_free(&got);
+}
+
+static void
+test_store_same_tpm_registering_again_stays_active_with_new_secret(
+    void **state)
+{
+	struct fx *f = *state;
+	struct agent_rec a, got;
+
+	mkagent(&a, 'a');
+	assert_int_equal(store_agent_register(f->s, &a), 0);
+	assert_int_equal(store_agent_activate(f->s, a.id), 0);
+	a.secret_hash[0] ^= 0xff;
+	assert_int_equal(store_agent_register(f->s, &a), 0);
+	assert_int_equal(store_agent_get(f->s, a.id, &got), 0);
+	assert_int_equal(got.state, AGENT_ACTIVE);
+	assert_int_equal(got.secret_hash[0], a.secret_hash[0]);
 	agent_rec_free(&got);
 }
 
@@ -219,6 +240,8 @@ test_store_approved_reenrol_replaces_keys_once(void **state)
 	/* Once activated again, the approval is used up. */
 	assert_int_equal(store_agent_activate(f->s, a.id), 0);
 	a.ak_name[2] = 'Y';
+	a.ak_pub = ak;
+	a.ak_pub_len = sizeof(ak);
 	assert_int_equal(store_agent_register(f->s, &a), VIGIL_EEXIST);
 	assert_int_equal(store_agent_approve_reenrol(f->s, "nope"),
 	    VIGIL_ENOTFOUND);
@@ -912,6 +935,7 @@ main(void)
 		T(test_store_registers_and_activates_agent),
 		T(test_store_refuses_ak_registered_to_another_agent),
 		T(test_store_refuses_reregistering_active_agent),
+		T(test_store_same_tpm_registering_again_stays_active_with_new_secret),
 		T(test_store_approved_reenrol_replaces_keys_once),
 		T(test_store_duplicate_item_is_acknowledged_not_stored_twice),
 		T(test_store_same_key_other_content_is_flagged_conflict),
