@@ -98,6 +98,7 @@ fi
 if [ "$mode" != unit ]; then
 	for t in tests/e2e/*.sh; do
 		[ -f "$t" ] || continue
+		[ "$(basename "$t")" = lib.sh ] && continue
 		[ -n "$only" ] && [[ $(basename "$t") != *$only* ]] && continue
 		run_e2e "$t"
 	done

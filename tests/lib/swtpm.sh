@@ -1,9 +1,11 @@
+# shellcheck shell=bash
 # Sourced by tests and deploy/demo.sh: start and stop swtpm instances that
 # look like a provisioned TPM 2.0 (RSA-2048 and ECC P-384 EKs persisted at
 # 0x81010001 / 0x81010016 with certificates in NV from a local CA).
 #
 #   swtpm_provision DIR           # state in DIR/state, CA in DIR/../localca
-#   swtpm_start DIR PORT          # TPM on PORT, control channel on PORT+1
+#   swtpm_start DIR PORT [LOG]    # TPM on PORT, control channel on PORT+1;
+#                                 # log to LOG (default DIR/swtpm.log)
 #   swtpm_stop DIR
 #   swtpm_ca_dir DIR              # where the vendor CA certificates are
 
@@ -44,19 +46,19 @@ CONF
 }
 
 swtpm_start() {
-	local dir=$1 port=$2 i
+	local dir=$1 port=$2 log=${3:-$1/swtpm.log} i
 	swtpm socket --tpm2 --tpmstate dir="$dir/state" \
 		--server type=tcp,port="$port",bindaddr=127.0.0.1 \
 		--ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
 		--flags not-need-init,startup-clear \
-		--pid file="$dir/swtpm.pid" --log file="$dir/swtpm.log" \
+		--pid file="$dir/swtpm.pid" --log file="$log" \
 		--daemon || return 1
 	for i in $(seq 50); do
 		TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$port" \
 			tpm2_getcap properties-fixed >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
-	echo "swtpm on port $port did not answer; see $dir/swtpm.log" >&2
+	echo "swtpm on port $port did not answer; see $log" >&2
 	return 1
 }
 
@@ -67,6 +69,8 @@ swtpm_stop() {
 	kill "$pid" 2>/dev/null || true
 	for i in $(seq 50); do
 		kill -0 "$pid" 2>/dev/null || break
+		# A zombie waiting for its new parent to reap it is gone too.
+		[ "$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -c1)" = Z ] && break
 		sleep 0.1
 	done
 	kill -9 "$pid" 2>/dev/null || true
