@@ -38,7 +38,11 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 # A free TCP port pair on loopback for the unit tests' swtpm.
-port=$((20000 + RANDOM % 20000))
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for _ in $(seq 100); do
+	port=$((20000 + RANDOM % 20000))
+	port_free "$port" && port_free $((port + 1)) && break
+done
 if [ "$mode" != e2e ] && command -v swtpm >/dev/null &&
 	swtpm_provision "$tmp/tpm" >/dev/null && swtpm_start "$tmp/tpm" "$port"; then
 	export VIGIL_TEST_TCTI="swtpm:host=127.0.0.1,port=$port"

@@ -7,7 +7,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -613,6 +615,36 @@ test_open_flushes_objects_and_sessions_a_dead_client_left(void **state)
 	assert_int_equal(lines, 0);
 }
 
+/* A TCP port p on loopback such that p and p + 1 are free now. */
+static int
+free_port_pair(void)
+{
+	struct sockaddr_in sa;
+	int tries, i, fd[2], port, ok;
+
+	for (tries = 0; tries < 200; tries++) {
+		port = 30000 + (int)(((unsigned)getpid() * 7919u +
+		    (unsigned)tries * 104729u) % 15000u) * 2;
+		ok = 1;
+		for (i = 0; i < 2; i++) {
+			fd[i] = socket(AF_INET, SOCK_STREAM, 0);
+			memset(&sa, 0, sizeof(sa));
+			sa.sin_family = AF_INET;
+			sa.sin_port = htons((uint16_t)(port + i));
+			sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+			if (fd[i] < 0 || bind(fd[i], (struct sockaddr *)&sa,
+			    sizeof(sa)) != 0)
+				ok = 0;
+		}
+		for (i = 0; i < 2; i++)
+			if (fd[i] >= 0)
+				close(fd[i]);
+		if (ok)
+			return port;
+	}
+	return -1;
+}
+
 /* A TPM that was powered on but never sent TPM2_Startup (swtpm without
  * startup-clear): tpm_open starts it. Runs its own swtpm on a free port. */
 static void
@@ -629,7 +661,8 @@ test_open_sends_startup_to_a_tpm_that_was_never_started(void **state)
 
 	NEED_TPM();
 	assert_non_null(mkdtemp(dir));
-	port = 30000 + (int)(getpid() % 10000) * 2;
+	port = free_port_pair();
+	assert_true(port > 0);
 	assert_true((size_t)snprintf(pidf, sizeof(pidf), "%s/pid", dir) <
 	    sizeof(pidf));
 	assert_true((size_t)snprintf(cmd, sizeof(cmd),
