@@ -39,26 +39,30 @@ all: $(BINS)
 
 $(GEN): proto/vigil.proto
 	@mkdir -p $(BUILD)/gen
-	protoc-c --c_out=$(BUILD)/gen --proto_path=proto proto/vigil.proto
+	$(Q)protoc-c --c_out=$(BUILD)/gen --proto_path=proto proto/vigil.proto
 
 $(BUILD)/gen/vigil.pb-c.h: $(GEN)
 
 # The SQL migrations are compiled into the verifier (db/embed.sh).
 $(BUILD)/gen/migrations.c: db/embed.sh $(sort $(wildcard db/migrations/*.sql))
 	@mkdir -p $(BUILD)/gen
-	sh db/embed.sh $(sort $(wildcard db/migrations/*.sql)) > $@.tmp && mv $@.tmp $@
+	$(Q)sh db/embed.sh $(sort $(wildcard db/migrations/*.sql)) > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/obj/gen/migrations.o: $(BUILD)/gen/migrations.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+# V=1 shows the full compiler command lines.
+Q := $(if $(V),,@)
 
 $(BUILD)/obj/%.o: %.c $(GEN)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/obj/gen/vigil.pb-c.o: $(GEN)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Wno-error -c -o $@ $<
+	$(Q)$(CC) $(CFLAGS) -Wno-error -c -o $@ $<
 
 $(LIBCOMMON): $(call obj,$(COMMON)) $(BUILD)/obj/gen/vigil.pb-c.o
 $(LIBAGENT): $(call obj,$(AGENT))
@@ -66,7 +70,7 @@ $(LIBVERIFIER): $(call obj,$(VERIFIER)) $(BUILD)/obj/gen/migrations.o
 $(LIBCLI): $(call obj,$(CLI))
 $(BUILD)/lib/%.a:
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/bin/vigil-agent: $(call obj,agent/main.c) $(ALLLIBS)
 $(BUILD)/bin/vigil-verifier: $(call obj,verifier/main.c) $(ALLLIBS)
@@ -74,11 +78,13 @@ $(BUILD)/bin/vigil: $(call obj,cli/main.c) $(ALLLIBS)
 $(BUILD)/bin/vigil-loadgen: $(call obj,bench/loadgen.c) $(ALLLIBS)
 $(BUILD)/bin/%:
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALLLIBS) -Wl,--end-group $(LDLIBS)
+	@$(if $(V),,echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALLLIBS) -Wl,--end-group $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(ALLLIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALLLIBS) -Wl,--end-group $(LDLIBS) $(TESTLIBS)
+	@$(if $(V),,echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALLLIBS) -Wl,--end-group $(LDLIBS) $(TESTLIBS)
 
 # Installs missing Debian packages (asks nothing when all are present).
 deps:
