@@ -494,7 +494,7 @@ dc_start() {
 
 	dc_verifier_conf "$dir" "$port" "$interval"
 	$say "Starting verifier on $(dc_url "$dir") (plain HTTP on loopback, interval ${interval} ms)..."
-	$say "  note: learn_reference_values = yes: each node's first accepted quote becomes its reference (demo only)"
+	$say "  note: learn_reference_values = yes: the first node's quoted values become every node's reference (demo only)"
 	dc_verifier_start "$dir" || { dc_stop "$dir"; return 1; }
 
 	umask_old=$(umask)

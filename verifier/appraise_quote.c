@@ -165,11 +165,28 @@ appraise_replay(const struct evlog *log, const struct pcrs *vals,
 	return 0;
 }
 
+/* True for an EV_SEPARATOR of the normal kind: data 00 00 00 00 and its
+ * digest SHA-256 of that data. */
+static int
+appraise_plain_separator(const struct evlog_event *ev)
+{
+	static const uint8_t zero4[4];
+	uint8_t dg[SHA256_LEN];
+	unsigned int dlen;
+
+	return ev->type == EV_SEPARATOR && ev->data_len == 4 &&
+	    memcmp(ev->data, zero4, 4) == 0 && ev->has_sha256 &&
+	    EVP_Digest(zero4, 4, dg, &dlen, EVP_sha256(), NULL) == 1 &&
+	    memcmp(dg, ev->sha256, SHA256_LEN) == 0;
+}
+
 /* PCR 5: exactly one VIGIL_TAG_AK_PUBLIC event before the separator, its
- * digest recomputed from its data, its data the registered AK. */
+ * digest recomputed from its data, its data the registered AK. *only is
+ * set when PCR 5 holds nothing else but plain separators: its value is
+ * then fully recomputed and needs no reference value. */
 static int
 appraise_ak_event(const struct evlog *log, const struct agent_rec *agent,
-    char *why, size_t whylen)
+    int *only, char *why, size_t whylen)
 {
 	const struct evlog_event *ev;
 	const uint8_t *data;
@@ -180,19 +197,23 @@ appraise_ak_event(const struct evlog *log, const struct agent_rec *agent,
 	int separated = 0;
 	struct rd r;
 
+	*only = 1;
 	for (i = 0; i < log->n; i++) {
 		ev = &log->ev[i];
-		if (ev->pcr != 5)
+		if (ev->pcr != 5 || ev->type == EV_NO_ACTION)
 			continue;
 		if (ev->type == EV_SEPARATOR) {
 			separated = 1;
+			if (!appraise_plain_separator(ev))
+				*only = 0;
 			continue;
 		}
-		if (ev->type != EV_EVENT_TAG)
-			continue;
 		rd_init(&r, ev->data, ev->data_len);
-		if (rd_u32le(&r, &tag) != 0 || tag != VIGIL_TAG_AK_PUBLIC)
+		if (ev->type != EV_EVENT_TAG || rd_u32le(&r, &tag) != 0 ||
+		    tag != VIGIL_TAG_AK_PUBLIC) {
+			*only = 0;
 			continue;
+		}
 		if (separated) {
 			snprintf(why, whylen, "AK public event in PCR 5 after "
 			    "the separator");
@@ -245,7 +266,7 @@ appraise_pcrs(const struct appraise_in *in, const struct quote *q,
 	char why[200], list[80];
 	const char *w = NULL;
 	uint32_t sel = 0;
-	int r;
+	int r, only = 0;
 
 	if (quote_selected_mask(q, &sel, &w) != 0) {
 		ear_reason(e, "quote selection: %s", w ? w : "unreadable");
@@ -301,12 +322,14 @@ appraise_pcrs(const struct appraise_in *in, const struct quote *q,
 		ear_reason(e, "%s", why);
 		goto faillog;
 	}
-	if (appraise_ak_event(log, in->agent, why, sizeof(why)) != 0) {
+	if (appraise_ak_event(log, in->agent, &only, why, sizeof(why)) != 0) {
 		ear_reason(e, "%s", why);
 		appraise_fail_identity(e);
 		r = VIGIL_EVERIFY;
 		goto out;
 	}
+	if (only)
+		out->recomputed |= 1u << 5;
 	r = 0;
 	goto out;
  fail:
@@ -381,6 +404,12 @@ appraise_refs(const struct appraise_in *in, struct appraise_out *out)
 		claim = (PCR_EXEC_MASK & (1u << i)) ? &e->executables :
 		    &e->configuration;
 		refvals_for(in->refs, in->agent->id, i, &acc, &n);
+		if (n == 0 && (out->recomputed & (1u << i))) {
+			/* Every event recomputed from what we hold (the
+			 * registered AK): the value is known good. */
+			ear_claim(claim, AR_AFFIRMING);
+			continue;
+		}
 		if (n == 0) {
 			missing |= 1u << i;
 			continue;
@@ -409,7 +438,7 @@ appraise_refs(const struct appraise_in *in, struct appraise_out *out)
 			ear_claim(&e->executables, AR_AFFIRMING);
 		if (missing & ~PCR_EXEC_MASK)
 			ear_claim(&e->configuration, AR_AFFIRMING);
-		return refvals_learn(in->refs, in->agent->id, &out->vals,
+		return refvals_learn(in->refs, &out->vals,
 		    missing, &out->learnt_doc);
 	}
 	for (i = 0; i < PCR_COUNT; i++) {

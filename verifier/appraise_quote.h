@@ -40,6 +40,8 @@ struct appraise_out {
 				 * update the quote state */
 	struct quote_state qs;	/* the quote's clock info (quote_ok) */
 	struct pcrs vals;	/* the reported values */
+	uint32_t recomputed;	/* PCRs whose every event was recomputed
+				 * from data the verifier holds */
 	char *learnt_doc;	/* new reference document to store, or NULL */
 };
 

@@ -267,10 +267,10 @@ refvals_child(json_t *obj, const char *key)
 }
 
 int
-refvals_learn(const struct refvals *r, const char *agent_id,
+refvals_learn(const struct refvals *r,
     const struct pcrs *vals, uint32_t mask, char **json_out)
 {
-	json_t *doc = NULL, *node, *pcrs, *arr;
+	json_t *doc = NULL, *pcrs, *arr;
 	char key[4], hex[2 * SHA256_LEN + 1];
 	uint32_t i;
 	int e = VIGIL_ENOMEM;
@@ -278,9 +278,10 @@ refvals_learn(const struct refvals *r, const char *agent_id,
 	doc = r != NULL ? json_deep_copy(r->doc) : json_object();
 	if (doc == NULL)
 		goto out;
-	if ((node = refvals_child(doc, "nodes")) == NULL ||
-	    (node = refvals_child(node, agent_id)) == NULL ||
-	    (pcrs = refvals_child(node, "pcrs")) == NULL)
+	/* Fleet-wide: the first node's values become every node's
+	 * reference, so later nodes are compared with it and the document
+	 * does not grow with the number of nodes. */
+	if ((pcrs = refvals_child(doc, "pcrs")) == NULL)
 		goto out;
 	for (i = 0; i < PCR_COUNT; i++) {
 		if (!(mask & (1u << i)) || !(vals->mask & (1u << i)))

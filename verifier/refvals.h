@@ -27,9 +27,10 @@ void refvals_free(struct refvals *r);
  * the global one); *n = 0 when there are none. Pointers into r. */
 void refvals_for(const struct refvals *r, const char *agent_id,
     uint32_t pcr, const uint8_t (**vals)[SHA256_LEN], size_t *n);
-/* A new document: r (or an empty one when NULL) with the agent's own
- * entry extended by the values of the PCRs in mask. Malloc'd JSON. */
-int refvals_learn(const struct refvals *r, const char *agent_id,
+/* A new document: r (or an empty one when NULL) whose fleet-wide "pcrs"
+ * gain the values of the PCRs in mask (learn on first use: the first node's
+ * values become every node's reference). Malloc'd JSON. */
+int refvals_learn(const struct refvals *r,
     const struct pcrs *vals, uint32_t mask, char **json_out);
 
 #endif

@@ -568,10 +568,32 @@ test_quote_learns_reference_values_on_first_use(void **state)
 	assert_reason(f, "learnt on first use");
 	assert_int_equal(refvals_parse(f->out.learnt_doc,
 	    strlen(f->out.learnt_doc), &learnt, NULL, 0), 0);
-	refvals_for(learnt, f->agent.id, 5, &acc, &n);
+	/* Learnt fleet-wide, so another node is compared with it. */
+	refvals_for(learnt, "another-node", 4, &acc, &n);
 	assert_int_equal(n, 1);
-	assert_memory_equal(acc[0], f->vals.v[5], SHA256_LEN);
+	assert_memory_equal(acc[0], f->vals.v[4], SHA256_LEN);
+	/* PCR 5 holds only the AK event, recomputed: nothing to learn. */
+	refvals_for(learnt, f->agent.id, 5, &acc, &n);
+	assert_int_equal(n, 0);
 	refvals_free(learnt);
+}
+
+static void
+test_quote_pcr5_of_only_the_ak_event_needs_no_reference(void **state)
+{
+	struct fx *f = *state;
+	struct refvals *refs;
+	char *doc;
+
+	doc = refdoc_for(&f->vals, 5);
+	assert_int_equal(refvals_parse(doc, strlen(doc), &refs, NULL, 0), 0);
+	free(doc);
+	valid_quote(f, 5000, 3, 0);
+	run(f, NULL, &f->log, 0, refs);
+	refvals_free(refs);
+	assert_int_equal(status(f), EAR_TIER_AFFIRMING);
+	assert_int_equal(f->out.recomputed, 1u << 5);
+	assert_null(f->out.learnt_doc);
 }
 
 static void
@@ -645,6 +667,7 @@ main(void)
 		T(test_quote_rejects_pcr_matching_no_reference_value),
 		T(test_quote_warns_on_missing_reference_value),
 		T(test_quote_learns_reference_values_on_first_use),
+		T(test_quote_pcr5_of_only_the_ak_event_needs_no_reference),
 		T(test_quote_uses_log_chunks_of_this_push),
 		T(test_quote_rejects_garbage_quote),
 	};

@@ -87,7 +87,7 @@ test_refvals_node_entries_win(void **state)
 }
 
 static void
-test_refvals_learn_adds_node_entries(void **state)
+test_refvals_learn_adds_fleet_wide_entries(void **state)
 {
 	const char *doc = "{\"pcrs\":{\"0\":[\"" H("a") "\"]}}";
 	const uint8_t (*v)[32];
@@ -101,9 +101,12 @@ test_refvals_learn_adds_node_entries(void **state)
 	memset(vals.v[5], 0x55, 32);
 	memset(vals.v[7], 0x77, 32);
 	assert_int_equal(refvals_parse(doc, strlen(doc), &r, NULL, 0), 0);
-	assert_int_equal(refvals_learn(r, NODE, &vals, 1u << 5, &out), 0);
+	assert_int_equal(refvals_learn(r, &vals, 1u << 5, &out), 0);
 	assert_int_equal(refvals_parse(out, strlen(out), &l, NULL, 0), 0);
 	refvals_for(l, NODE, 5, &v, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0][0], 0x55);
+	refvals_for(l, "another-node", 5, &v, &n);
 	assert_int_equal(n, 1);
 	assert_int_equal(v[0][0], 0x55);
 	refvals_for(l, NODE, 7, &v, &n);
@@ -138,7 +141,7 @@ main(void)
 		cmocka_unit_test(test_refvals_rejects_pcr_out_of_range),
 		cmocka_unit_test(test_refvals_rejects_wrong_types),
 		cmocka_unit_test(test_refvals_node_entries_win),
-		cmocka_unit_test(test_refvals_learn_adds_node_entries),
+		cmocka_unit_test(test_refvals_learn_adds_fleet_wide_entries),
 		cmocka_unit_test(test_refvals_empty_document_has_no_values),
 	};
 
