@@ -8,7 +8,6 @@
 #include <stdint.h>
 
 #define NONCE_LEN 32
-#define NONCE_TABLE_MAX 16384	/* entries in all */
 #define NONCE_PER_AGENT 4	/* live nonces per agent; the oldest goes */
 
 struct nonce_table;

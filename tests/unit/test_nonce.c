@@ -133,6 +133,30 @@ test_nonce_values_differ(void **state)
 
 #define T(n) cmocka_unit_test_setup_teardown(n, setup, teardown)
 
+/* Many agents: the table grows and every nonce stays its agent's. */
+static void
+test_nonce_many_agents_each_keep_their_nonce(void **state)
+{
+	struct nonce_table *t = *state;
+	static uint8_t n[5000][NONCE_LEN];
+	char id[65];
+	int i;
+
+	for (i = 0; i < 5000; i++) {
+		snprintf(id, sizeof(id), "%064d", i);
+		assert_int_equal(nonce_issue(t, id, n[i]), 0);
+	}
+	for (i = 0; i < 5000; i++) {
+		snprintf(id, sizeof(id), "%064d", (i + 1) % 5000);
+		assert_int_equal(nonce_consume(t, id, n[i], NONCE_LEN),
+		    VIGIL_ENOTFOUND);
+		snprintf(id, sizeof(id), "%064d", i);
+		assert_int_equal(nonce_consume(t, id, n[i], NONCE_LEN), 0);
+		assert_int_equal(nonce_consume(t, id, n[i], NONCE_LEN),
+		    VIGIL_ESTALE);
+	}
+}
+
 int
 main(void)
 {
@@ -144,6 +168,7 @@ main(void)
 		T(test_nonce_refuses_unknown_and_short),
 		T(test_nonce_is_forgotten_after_two_ttls),
 		T(test_nonce_caps_live_nonces_per_agent),
+		T(test_nonce_many_agents_each_keep_their_nonce),
 		T(test_nonce_values_differ),
 	};
 
