@@ -347,11 +347,15 @@ appraise_pcrs(const struct appraise_in *in, const struct quote *q,
 }
 
 /* Clock, resetCount, restartCount against the last accepted quote. */
-static void
+/* Returns 1 when a counter or the clock went back: the stored state must
+ * then keep its high-water mark, or the next quote continuing from the
+ * rolled-back value would look normal. */
+static int
 appraise_clock(const struct appraise_in *in, const TPMS_CLOCK_INFO *ci,
     struct ear *e)
 {
 	const struct quote_state *p = in->prev;
+	int back = 0;
 
 	if (p != NULL) {
 		if (ci->resetCount < p->reset_count) {
@@ -359,6 +363,7 @@ appraise_clock(const struct appraise_in *in, const TPMS_CLOCK_INFO *ci,
 			    "TPM cleared or cloned?", p->reset_count,
 			    ci->resetCount);
 			appraise_fail_identity(e);
+			back = 1;
 		} else if (ci->resetCount > p->reset_count) {
 			ear_reason(e, "node rebooted (resetCount %u -> %u)",
 			    p->reset_count, ci->resetCount);
@@ -367,6 +372,7 @@ appraise_clock(const struct appraise_in *in, const TPMS_CLOCK_INFO *ci,
 			    "boot (%u -> %u)", p->restart_count,
 			    ci->restartCount);
 			appraise_fail_identity(e);
+			back = 1;
 		} else if (ci->restartCount > p->restart_count) {
 			ear_reason(e, "TPM restarted without reboot "
 			    "(restartCount %u -> %u)", p->restart_count,
@@ -378,6 +384,7 @@ appraise_clock(const struct appraise_in *in, const TPMS_CLOCK_INFO *ci,
 			    (unsigned long long)p->clock,
 			    (unsigned long long)ci->clock);
 			appraise_fail_identity(e);
+			back = 1;
 		}
 	}
 	if (ci->safe == 0) {
@@ -385,6 +392,7 @@ appraise_clock(const struct appraise_in *in, const TPMS_CLOCK_INFO *ci,
 		    "gone back unnoticed");
 		ear_claim(&e->configuration, AR_WARN_CONFIG);
 	}
+	return back;
 }
 
 /* Each policy PCR against the reference values. */
@@ -516,7 +524,11 @@ appraise_quote(const struct appraise_in *in, struct appraise_out *out)
 	r = appraise_pcrs(in, &q, out);
 	if (r != 0 && r != VIGIL_EVERIFY)
 		goto fail;
-	appraise_clock(in, &q.attest.clockInfo, e);
+	if (appraise_clock(in, &q.attest.clockInfo, e)) {
+		out->qs.clock = in->prev->clock;
+		out->qs.reset_count = in->prev->reset_count;
+		out->qs.restart_count = in->prev->restart_count;
+	}
 	if (r == 0 && (r = appraise_refs(in, out)) != 0)
 		goto fail;
 	return 0;

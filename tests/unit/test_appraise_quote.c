@@ -472,6 +472,11 @@ test_quote_rejects_clock_going_back_within_epoch(void **state)
 	run(f, &prev, &f->log, 0, f->refs);
 	assert_int_equal(status(f), EAR_TIER_CONTRAINDICATED);
 	assert_reason(f, "TPM clock went back within one boot (attack?)");
+	/* The stored state keeps its high-water mark: a next quote that
+	 * continues from the rolled-back clock is caught again. */
+	assert_true(f->out.quote_ok);
+	assert_true(f->out.qs.clock == 9000);
+	assert_int_equal(f->out.qs.reset_count, 3);
 }
 
 static void
