@@ -48,7 +48,7 @@
 
 #define NEG_CORPUS "tests/corpus/negative"
 #define NEG_EPOCH 11
-#define NEG_TTL_MS 500		/* the short-TTL server's nonce_ttl_ms */
+#define NEG_TTL_MS 1500		/* the short-TTL server's nonce_ttl_ms */
 
 static struct {
 	char dir[64];
