@@ -6,7 +6,7 @@ BUILD   ?= build
 CC      ?= cc
 PKGS    := libcrypto libssl tss2-esys tss2-mu tss2-rc tss2-tctildr \
            libmicrohttpd libcurl sqlite3 libprotobuf-c jansson jose inih \
-           libseccomp
+           libseccomp gnutls
 OPT     ?= -O2
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror \
            -Wno-unused-parameter -Wshadow -Wformat=2 -Wvla \
@@ -29,9 +29,14 @@ LIBAGENT    := $(BUILD)/lib/libagent.a
 LIBVERIFIER := $(BUILD)/lib/libverifier.a
 LIBCLI      := $(BUILD)/lib/libcli.a
 ALLLIBS     := $(LIBVERIFIER) $(LIBAGENT) $(LIBCLI) $(LIBCOMMON)
+# smm-bridge/ (issue 3): the bridge library, linked like the others.
+SMM         := $(filter-out smm-bridge/smmd.c smm-bridge/smmctl.c,$(wildcard smm-bridge/*.c))
+LIBSMM      := $(BUILD)/lib/libsmm.a
+ALLLIBS     += $(LIBSMM)
 
 BINS := $(BUILD)/bin/vigil-agent $(BUILD)/bin/vigil-verifier \
-        $(BUILD)/bin/vigil $(BUILD)/bin/vigil-loadgen
+        $(BUILD)/bin/vigil $(BUILD)/bin/vigil-loadgen \
+        $(BUILD)/bin/vigil-ckptbench
 TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT))
 
 .PHONY: all deps check unit e2e demo bench asan lint clean
@@ -76,6 +81,7 @@ $(BUILD)/bin/vigil-agent: $(call obj,agent/main.c) $(ALLLIBS)
 $(BUILD)/bin/vigil-verifier: $(call obj,verifier/main.c) $(ALLLIBS)
 $(BUILD)/bin/vigil: $(call obj,cli/main.c) $(ALLLIBS)
 $(BUILD)/bin/vigil-loadgen: $(call obj,bench/loadgen.c) $(ALLLIBS)
+$(BUILD)/bin/vigil-ckptbench: $(call obj,bench/ckptbench.c) $(ALLLIBS)
 $(BUILD)/bin/%:
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LINK    $@")
@@ -151,3 +157,30 @@ $(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/obj/tests/fuzz/fuzz_%.o \
     $(call fuzzobj,$(COMMON))
 	@mkdir -p $(dir $@)
 	$(FUZZCC) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+# smm-bridge/ (issue 3): vigil-smmd, vigil-smm, and the test helpers
+# tests/helpers/*.c -> $(BUILD)/bin/ (e.g. fakehv, the test hypervisor).
+$(LIBSMM): $(call obj,$(SMM))
+SMMBINS := $(BUILD)/bin/vigil-smmd $(BUILD)/bin/vigil-smm
+HELPERS := $(patsubst tests/helpers/%.c,$(BUILD)/bin/%,$(wildcard tests/helpers/*.c))
+all: $(SMMBINS) $(HELPERS)
+$(BUILD)/bin/vigil-smmd: $(call obj,smm-bridge/smmd.c) $(ALLLIBS)
+$(BUILD)/bin/vigil-smm: $(call obj,smm-bridge/smmctl.c) $(ALLLIBS)
+$(HELPERS): $(BUILD)/bin/%: $(BUILD)/obj/tests/helpers/%.o $(ALLLIBS)
+$(BUILD)/fuzz/fuzz_mm: $(call fuzzobj,smm-bridge/mm.c)
+
+# vigil-psed and its libraries (issue 4): enclave/*.c except psed.c form
+# libenclave, linked into every binary and test like the other libraries
+# (the agent's vTPM manager and the verifier's VM appraisal use it).
+ENCLAVE    := $(filter-out enclave/psed.c,$(wildcard enclave/*.c))
+LIBENCLAVE := $(BUILD)/lib/libenclave.a
+$(LIBENCLAVE): $(call obj,$(ENCLAVE))
+ALLLIBS    += $(LIBENCLAVE)
+all: $(BUILD)/bin/vigil-psed
+$(BUILD)/bin/vigil-psed: $(call obj,enclave/psed.c) $(ALLLIBS)
+$(BINS) $(TESTS): $(LIBENCLAVE)
+$(BUILD)/fuzz/fuzz_pse_msg: $(call fuzzobj,enclave/pse_msg.c)
+
+# smm-bridge/ (issue 3): the SMM binaries and test helpers link every
+# library defined above (ALLLIBS as it stands at the end of this file).
+$(SMMBINS) $(HELPERS): $(ALLLIBS)

@@ -18,6 +18,7 @@
 
 #include "attest.h"
 #include "buf.h"
+#include "checkpoint.h"
 #include "err.h"
 #include "evlog.h"
 #include "localsock.h"
@@ -25,9 +26,11 @@
 #include "pcrs.h"
 #include "push.h"
 #include "rd.h"
+#include "smm.h"
 #include "spool.h"
 #include "tpm.h"
 #include "vigil.pb-c.h"
+#include "vmlink.h"
 
 #define ATTEST_NONCE_MIN	16
 #define ATTEST_NONCE_MAX	64
@@ -51,6 +54,7 @@ struct attest {
 	char status[32];
 	int evlog_missing_logged;
 	int evlog_shrunk_logged;
+	struct buf smm_head;		/* vigil-smmd's head for this push */
 	pthread_mutex_t mu;		/* guards shared */
 	struct localsock_status shared;
 };
@@ -489,6 +493,24 @@ attest_forget_id(struct attest *a, const char *what)
 	return ATTEST_RETRY_NOW;
 }
 
+/* 401 client-certificate: our mTLS certificate is missing, expired or no
+ * longer from the verifier's agent CA (rotated). Registering and
+ * activating again (same EK and AK) gets a new one. */
+static int
+attest_cert_refused(struct attest *a, const struct push_reply *rep,
+    const char *what)
+{
+	if (rep->status != 401 || !rep->is_problem ||
+	    strstr(rep->problem_type, "client-certificate") == NULL)
+		return 0;
+	log_warn("%s: verifier refused our client certificate (%s); "
+	    "registering again for a new one", what, rep->problem_detail);
+	a->agent_id[0] = '\0';
+	a->nonce_len = 0;
+	(void)spool_meta_del(a->spool, "agent_id");
+	return 1;
+}
+
 /* POST /v1/agents/{id}/nonce. */
 static int
 attest_fetch_nonce(struct attest *a)
@@ -503,6 +525,10 @@ attest_fetch_nonce(struct attest *a)
 		return e;
 	if (rep.status == 404) {
 		e = attest_forget_id(a, "nonce");
+		goto out;
+	}
+	if (attest_cert_refused(a, &rep, "nonce")) {
+		e = ATTEST_RETRY_NOW;
 		goto out;
 	}
 	if (rep.status != 200) {
@@ -629,6 +655,8 @@ attest_build_evidence(struct attest *a, const struct buf *att,
 	ev.quote.len = att->len;
 	ev.signature.data = sig->data;
 	ev.signature.len = sig->len;
+	ev.smm_head.data = a->smm_head.data;
+	ev.smm_head.len = a->smm_head.len;
 	for (i = 0; i < PCR_COUNT; i++) {
 		if (!(vals->mask & (1u << i)))
 			continue;
@@ -745,6 +773,9 @@ attest_handle_reply(struct attest *a, const struct push_reply *rep,
 		log_warn("evidence: ack for epoch=%016" PRIx64 " not ours",
 		    r->acked_epoch);
 	attest_note_status(a, r);
+	if (a->cfg->smm_socket[0] != '\0')
+		agent_smm_deliver(a->cfg->smm_socket, r);
+	vmlink_deliver(a->cfg, a->spool, a->agent_id, r);
 	if ((e = attest_set_nonce(a, &r->next_nonce, r->interval_ms,
 	    "evidence")) != 0)
 		a->nonce_len = 0;	/* ask for one next time */
@@ -776,6 +807,13 @@ attest_push_once(struct attest *a)
 
 	memset(&rep, 0, sizeof(rep));
 	memset(&vals, 0, sizeof(vals));
+	/* SMM: the head signed for this push's nonce, and the entries up to
+	 * it spooled; without them the push goes on (the verifier sees no
+	 * SMM evidence and says so). */
+	a->smm_head.len = 0;
+	if (a->cfg->smm_socket[0] != '\0')
+		(void)agent_smm_collect(a->cfg->smm_socket, a->spool, a->nonce,
+		    a->nonce_len, &a->smm_head);
 	if ((e = attest_quote(a, &att, &sig, &vals)) != 0 ||
 	    (e = attest_build_evidence(a, &att, &sig, &vals, &body, &unsent,
 	    &nitems)) != 0)
@@ -791,6 +829,8 @@ attest_push_once(struct attest *a)
 			log_debug("evidence: pushed items=%zu", nitems);
 	} else if (rep.status == 404) {
 		e = attest_forget_id(a, "evidence");
+	} else if (attest_cert_refused(a, &rep, "evidence")) {
+		e = ATTEST_RETRY_NOW;
 	} else if (attest_nonce_refused(&rep)) {
 		log_info("evidence: nonce refused (%ld %s), fetching a new "
 		    "one", rep.status, rep.problem_type);
@@ -859,6 +899,9 @@ attest_setup(struct attest *a)
 		a->status[0] = '\0';
 	if ((e = push_new(a->cfg->verifier_url, &a->push)) != 0)
 		return e;
+	if (a->cfg->verifier_ca[0] != '\0' &&
+	    (e = push_set_ca(a->push, a->cfg->verifier_ca)) != 0)
+		return e;
 	if ((e = attest_state_path(a, ATTEST_KEY_FILE, kpath,
 	    sizeof(kpath))) != 0 ||
 	    (e = attest_state_path(a, ATTEST_CERT_FILE, cpath,
@@ -876,6 +919,7 @@ attest_run(const struct agent_config *cfg, volatile sig_atomic_t *stop)
 {
 	struct attest a;
 	struct localsock *ls = NULL;
+	struct checkpoint_worker *cw = NULL;
 	unsigned attempt = 0;
 	uint32_t rnd, delay;
 	int e;
@@ -893,6 +937,13 @@ attest_run(const struct agent_config *cfg, volatile sig_atomic_t *stop)
 		    cfg->socket, vigil_strerror(e));
 		goto out;
 	}
+	/* Computation checkpoints: quoted and spooled by their own thread. */
+	if ((e = checkpoint_start(cfg->tcti, a.spool, 0, &cw)) != 0) {
+		log_err("cannot start the checkpoint worker: %s",
+		    vigil_strerror(e));
+		goto out;
+	}
+	localsock_set_ckpt_fn(ls, checkpoint_submit, cw);
 	log_info("started verifier=%s tcti=%s state_dir=%s epoch=%016" PRIx64
 	    " agent_id=%s", cfg->verifier_url, cfg->tcti, cfg->state_dir,
 	    spool_epoch(a.spool), a.agent_id[0] ? a.agent_id : "(none)");
@@ -919,8 +970,10 @@ attest_run(const struct agent_config *cfg, volatile sig_atomic_t *stop)
 	e = 0;
  out:
 	localsock_stop(ls);
+	checkpoint_stop(cw);	/* after the socket: nothing new comes */
 	push_free(a.push);
 	spool_close(a.spool);
+	buf_free(&a.smm_head);
 	pthread_mutex_destroy(&a.mu);
 	return e;
 }

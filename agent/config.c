@@ -150,6 +150,12 @@ config_agent_key(struct config_ctx *c, const char *name, const char *value)
 		}
 		return 0;
 	}
+	if (strcmp(name, "verifier_ca") == 0)
+		return config_copy(c, cfg->verifier_ca,
+		    sizeof(cfg->verifier_ca), name, value);
+	if (strcmp(name, "smm_socket") == 0)
+		return config_copy(c, cfg->smm_socket,
+		    sizeof(cfg->smm_socket), name, value);
 	if (strcmp(name, "hostname") == 0)
 		return config_copy(c, cfg->hostname, sizeof(cfg->hostname),
 		    name, value);

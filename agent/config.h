@@ -28,6 +28,8 @@ struct agent_config {
 	uid_t allow_uids[AGENT_MAX_ALLOW_UIDS];
 	size_t n_allow_uids;
 	char hostname[256];
+	char verifier_ca[1024];		/* PEM CA of the verifier's certificate */
+	char smm_socket[1024];		/* vigil-smmd's bridge ("" = none) */
 	uint64_t spool_max_items;
 	enum log_level log_level;
 };

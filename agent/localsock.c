@@ -36,6 +36,9 @@ struct localsock {
 	size_t n_allow;
 	localsock_status_fn status_fn;
 	void *arg;
+	pthread_mutex_t ckpt_mu;	/* guards ckpt_fn, ckpt_arg */
+	localsock_ckpt_fn ckpt_fn;
+	void *ckpt_arg;
 };
 
 static int64_t
@@ -179,6 +182,93 @@ localsock_op_status(struct localsock *ls, int fd)
 	return localsock_send_reply(fd, &rep);
 }
 
+/* Validates a computation op into *out; msg gets the failed check. */
+static int
+localsock_ckpt_parse(const Vigil__LocalRequest *req, uid_t uid,
+    struct localsock_ckpt *out, char *msg, size_t cap)
+{
+	const char *id = req->computation_id;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	out->end = req->op == VIGIL__LOCAL_REQUEST__OP__OP_COMPUTATION_END;
+	for (i = 0; id != NULL && id[i] != '\0' && i < 32; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') ||
+		    (id[i] >= 'a' && id[i] <= 'f')))
+			break;
+	if (id == NULL || i != 32 || id[32] != '\0') {
+		snprintf(msg, cap, "computation_id is not 32 lowercase hex "
+		    "digits");
+		goto bad;
+	}
+	memcpy(out->id, id, 33);
+	if (req->cumulative.len != LOCALSOCK_CKPT_LEN) {
+		snprintf(msg, cap, "cumulative is %zu bytes, not 32",
+		    req->cumulative.len);
+		goto bad;
+	}
+	memcpy(out->cum, req->cumulative.data, LOCALSOCK_CKPT_LEN);
+	if (out->end) {
+		if (req->state.len != 0 || req->index != 0) {
+			snprintf(msg, cap, "computation end carries a state "
+			    "or index");
+			goto bad;
+		}
+		out->exit_status = req->exit_status;
+		out->count = req->count;
+		return 0;
+	}
+	if (req->index == 0) {
+		snprintf(msg, cap, "checkpoint index is 0 (counts from 1)");
+		goto bad;
+	}
+	if (req->state.len != LOCALSOCK_CKPT_LEN) {
+		snprintf(msg, cap, "state is %zu bytes, not 32",
+		    req->state.len);
+		goto bad;
+	}
+	if (req->count != 0 || req->exit_status != 0) {
+		snprintf(msg, cap, "checkpoint carries a count or exit status");
+		goto bad;
+	}
+	out->index = req->index;
+	memcpy(out->state, req->state.data, LOCALSOCK_CKPT_LEN);
+	return 0;
+ bad:
+	log_warn("localsock: uid=%u op=%d refused: %s", (unsigned)uid,
+	    (int)req->op, msg);
+	return VIGIL_EINVAL;
+}
+
+static int
+localsock_op_ckpt(struct localsock *ls, int fd, uid_t uid,
+    const Vigil__LocalRequest *req)
+{
+	Vigil__LocalReply rep = VIGIL__LOCAL_REPLY__INIT;
+	struct localsock_ckpt c;
+	localsock_ckpt_fn fn;
+	void *arg;
+	char msg[96];
+	int e;
+
+	if ((e = localsock_ckpt_parse(req, uid, &c, msg, sizeof(msg))) != 0)
+		return localsock_send_error(fd, e, msg);
+	pthread_mutex_lock(&ls->ckpt_mu);
+	fn = ls->ckpt_fn;
+	arg = ls->ckpt_arg;
+	pthread_mutex_unlock(&ls->ckpt_mu);
+	if (fn == NULL)
+		return localsock_send_error(fd, VIGIL_EUNSUPP,
+		    "this agent does not record computations");
+	if ((e = fn(arg, &c)) != 0) {
+		log_warn("localsock: uid=%u computation=%s op=%d refused: %s",
+		    (unsigned)uid, c.id, (int)req->op, vigil_strerror(e));
+		return localsock_send_error(fd, e, e == VIGIL_ETOOBIG ?
+		    "checkpoint queue full" : vigil_strerror(e));
+	}
+	return localsock_send_reply(fd, &rep);
+}
+
 /* One request: authorize by op, then dispatch. */
 static int
 localsock_dispatch(struct localsock *ls, int fd, uid_t uid,
@@ -195,24 +285,33 @@ localsock_dispatch(struct localsock *ls, int fd, uid_t uid,
 		    "request is not a valid LocalRequest");
 	}
 	op = (int)req->op;
-	vigil__local_request__free_unpacked(req, NULL);
-	switch (op) {
-	case VIGIL__LOCAL_REQUEST__OP__OP_STATUS:
+	if (op == VIGIL__LOCAL_REQUEST__OP__OP_STATUS) {
 		/* Anyone may ask for the status. */
-		return localsock_op_status(ls, fd);
-	default:
-		break;
+		e = localsock_op_status(ls, fd);
+		goto out;
 	}
-	/* Every other op needs an allowed uid; none is implemented yet. */
+	/* Every other op needs an allowed uid. */
 	if (!localsock_uid_allowed(ls, uid)) {
 		log_warn("localsock: uid=%u refused op=%d (not in "
 		    "socket_allow_uids)", (unsigned)uid, op);
-		return localsock_send_error(fd, VIGIL_EDENIED,
+		e = localsock_send_error(fd, VIGIL_EDENIED,
 		    "operation not allowed for this uid");
+		goto out;
 	}
-	log_warn("localsock: uid=%u sent unknown op=%d", (unsigned)uid, op);
-	snprintf(msg, sizeof(msg), "unknown op %d", op);
-	e = localsock_send_error(fd, VIGIL_EUNSUPP, msg);
+	switch (op) {
+	case VIGIL__LOCAL_REQUEST__OP__OP_CHECKPOINT:
+	case VIGIL__LOCAL_REQUEST__OP__OP_COMPUTATION_END:
+		e = localsock_op_ckpt(ls, fd, uid, req);
+		break;
+	default:
+		log_warn("localsock: uid=%u sent unknown op=%d",
+		    (unsigned)uid, op);
+		snprintf(msg, sizeof(msg), "unknown op %d", op);
+		e = localsock_send_error(fd, VIGIL_EUNSUPP, msg);
+		break;
+	}
+ out:
+	vigil__local_request__free_unpacked(req, NULL);
 	return e;
 }
 
@@ -476,6 +575,7 @@ localsock_start(const char *path, const uid_t *allow, size_t n_allow,
 	ls->n_allow = n_allow;
 	ls->status_fn = status_fn;
 	ls->arg = arg;
+	pthread_mutex_init(&ls->ckpt_mu, NULL);
 	if ((e = localsock_make_parent(path)) != 0 ||
 	    (e = localsock_clear_stale(path, &sa)) != 0)
 		goto fail;
@@ -512,6 +612,7 @@ localsock_start(const char *path, const uid_t *allow, size_t n_allow,
 		close(ls->stop_pipe[0]);
 		close(ls->stop_pipe[1]);
 	}
+	pthread_mutex_destroy(&ls->ckpt_mu);
 	free(ls);
 	return e;
 }
@@ -528,54 +629,73 @@ localsock_stop(struct localsock *ls)
 	close(ls->stop_pipe[0]);
 	close(ls->stop_pipe[1]);
 	unlink(ls->path);
+	pthread_mutex_destroy(&ls->ckpt_mu);
 	free(ls);
 }
 
-int
-localsock_query_status(const char *path, struct localsock_status *out,
-    char *err, size_t errlen)
+void
+localsock_set_ckpt_fn(struct localsock *ls, localsock_ckpt_fn fn, void *arg)
 {
-	Vigil__LocalRequest req = VIGIL__LOCAL_REQUEST__INIT;
-	Vigil__LocalReply *rep = NULL;
-	uint8_t msg[16], hdr[4], *frame = NULL;
-	struct sockaddr_un sa;
-	struct rd r;
-	uint32_t len;
-	size_t n, got;
-	int64_t deadline;
-	int fd = -1, e;
+	pthread_mutex_lock(&ls->ckpt_mu);
+	ls->ckpt_fn = fn;
+	ls->ckpt_arg = arg;
+	pthread_mutex_unlock(&ls->ckpt_mu);
+}
 
-	memset(out, 0, sizeof(*out));
+/* Connects to the agent's socket at path. */
+static int
+localsock_connect(const char *path, int *fd, char *err, size_t errlen)
+{
+	struct sockaddr_un sa;
+
+	*fd = -1;
 	if (localsock_addr(path, &sa) != 0) {
 		snprintf(err, errlen, "socket path too long");
 		return VIGIL_EINVAL;
 	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+	if ((*fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    connect(*fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
 		snprintf(err, errlen, "cannot connect to %s: %s", path,
 		    strerror(errno));
-		e = VIGIL_EIO;
-		goto out;
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+		return VIGIL_EIO;
 	}
-	req.op = VIGIL__LOCAL_REQUEST__OP__OP_STATUS;
-	n = vigil__local_request__pack(&req, msg);
+	return 0;
+}
+
+/* Sends one request and reads its reply; a reply with a non-zero code is
+ * returned as that code with the agent's message in err. */
+static int
+localsock_roundtrip(int fd, const Vigil__LocalRequest *req,
+    Vigil__LocalReply **out, char *err, size_t errlen)
+{
+	Vigil__LocalReply *rep = NULL;
+	uint8_t msg[512], hdr[4], *frame = NULL;
+	struct rd r;
+	uint32_t len;
+	size_t n, got;
+	int64_t deadline;
+	int e;
+
+	*out = NULL;
+	if ((n = vigil__local_request__get_packed_size(req)) > sizeof(msg))
+		return VIGIL_ETOOBIG;
+	n = vigil__local_request__pack(req, msg);
 	deadline = localsock_now_ms() + 5000;
 	if ((e = localsock_send_frame(fd, msg, n)) != 0 ||
 	    (e = localsock_read_full(fd, hdr, 4, deadline, &got)) != 0) {
-		snprintf(err, errlen, "no answer from %s", path);
-		e = VIGIL_EIO;
-		goto out;
+		snprintf(err, errlen, "no answer from the agent");
+		return VIGIL_EIO;
 	}
 	rd_init(&r, hdr, sizeof(hdr));
 	if ((e = rd_u32be(&r, &len)) != 0 || len > LOCALSOCK_MAX_FRAME) {
 		snprintf(err, errlen, "reply length %u over the limit", len);
-		e = VIGIL_ETOOBIG;
-		goto out;
+		return VIGIL_ETOOBIG;
 	}
-	if ((frame = malloc(len ? len : 1)) == NULL) {
-		e = VIGIL_ENOMEM;
-		goto out;
-	}
+	if ((frame = malloc(len ? len : 1)) == NULL)
+		return VIGIL_ENOMEM;
 	if ((e = localsock_read_full(fd, frame, len, deadline, &got)) != 0 ||
 	    (rep = vigil__local_reply__unpack(NULL, len, frame)) == NULL) {
 		snprintf(err, errlen, "truncated or malformed reply");
@@ -587,16 +707,118 @@ localsock_query_status(const char *path, struct localsock_status *out,
 		e = rep->code < 0 ? rep->code : VIGIL_EINVAL;
 		goto out;
 	}
+	*out = rep;
+	rep = NULL;
+	e = 0;
+ out:
+	vigil__local_reply__free_unpacked(rep, NULL);
+	free(frame);
+	return e;
+}
+
+int
+localsock_query_status(const char *path, struct localsock_status *out,
+    char *err, size_t errlen)
+{
+	Vigil__LocalRequest req = VIGIL__LOCAL_REQUEST__INIT;
+	Vigil__LocalReply *rep = NULL;
+	int fd = -1, e;
+
+	memset(out, 0, sizeof(*out));
+	if ((e = localsock_connect(path, &fd, err, errlen)) != 0)
+		return e;
+	req.op = VIGIL__LOCAL_REQUEST__OP__OP_STATUS;
+	if ((e = localsock_roundtrip(fd, &req, &rep, err, errlen)) != 0)
+		goto out;
 	snprintf(out->agent_id, sizeof(out->agent_id), "%s", rep->agent_id);
 	snprintf(out->status, sizeof(out->status), "%s", rep->status);
 	out->last_push_unix = rep->last_push_unix;
 	out->spool_pending = rep->spool_pending;
 	out->spool_epoch = rep->spool_epoch;
-	e = 0;
  out:
 	vigil__local_reply__free_unpacked(rep, NULL);
-	free(frame);
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 	return e;
+}
+
+/* Reopened after this long, well inside LOCALSOCK_CONN_MAX_MS. */
+#define LOCALSOCK_CLIENT_REUSE_MS (LOCALSOCK_CONN_MAX_MS / 2)
+
+struct localsock_client {
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int fd;
+	int64_t opened_ms;
+};
+
+int
+localsock_client_open(const char *path, struct localsock_client **out,
+    char *err, size_t errlen)
+{
+	struct localsock_client *c;
+	struct sockaddr_un sa;
+	int e;
+
+	if (localsock_addr(path, &sa) != 0) {
+		snprintf(err, errlen, "socket path too long");
+		return VIGIL_EINVAL;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return VIGIL_ENOMEM;
+	memcpy(c->path, sa.sun_path, sizeof(c->path));
+	if ((e = localsock_connect(c->path, &c->fd, err, errlen)) != 0) {
+		free(c);
+		return e;
+	}
+	c->opened_ms = localsock_now_ms();
+	*out = c;
+	return 0;
+}
+
+int
+localsock_client_send(struct localsock_client *c,
+    const struct localsock_ckpt *r, char *err, size_t errlen)
+{
+	Vigil__LocalRequest req = VIGIL__LOCAL_REQUEST__INIT;
+	Vigil__LocalReply *rep = NULL;
+	int e;
+
+	if (c->fd < 0 ||
+	    localsock_now_ms() - c->opened_ms > LOCALSOCK_CLIENT_REUSE_MS) {
+		if (c->fd >= 0)
+			close(c->fd);
+		if ((e = localsock_connect(c->path, &c->fd, err, errlen)) != 0)
+			return e;
+		c->opened_ms = localsock_now_ms();
+	}
+	req.computation_id = (char *)r->id;
+	req.cumulative.data = (uint8_t *)r->cum;
+	req.cumulative.len = LOCALSOCK_CKPT_LEN;
+	if (r->end) {
+		req.op = VIGIL__LOCAL_REQUEST__OP__OP_COMPUTATION_END;
+		req.exit_status = r->exit_status;
+		req.count = r->count;
+	} else {
+		req.op = VIGIL__LOCAL_REQUEST__OP__OP_CHECKPOINT;
+		req.index = r->index;
+		req.state.data = (uint8_t *)r->state;
+		req.state.len = LOCALSOCK_CKPT_LEN;
+	}
+	e = localsock_roundtrip(c->fd, &req, &rep, err, errlen);
+	vigil__local_reply__free_unpacked(rep, NULL);
+	if (e == VIGIL_EIO || e == VIGIL_EINVAL || e == VIGIL_ETOOBIG) {
+		/* The stream may be out of step: start afresh next time. */
+		close(c->fd);
+		c->fd = -1;
+	}
+	return e;
+}
+
+void
+localsock_client_close(struct localsock_client *c)
+{
+	if (c == NULL)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c);
 }

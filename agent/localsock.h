@@ -39,6 +39,44 @@ int localsock_start(const char *path, const uid_t *allow, size_t n_allow,
 /* Stops the thread, closes and unlinks the socket. NULL is a no-op. */
 void localsock_stop(struct localsock *ls);
 
+/* OP_CHECKPOINT and OP_COMPUTATION_END (docs/record.md), validated by the
+ * server before the callback sees them: id is 32 lowercase hex digits,
+ * state and cumulative exactly CKPT_LEN bytes, a checkpoint's index >= 1. */
+#define LOCALSOCK_CKPT_LEN 32
+
+struct localsock_ckpt {
+	int end;		/* 0: OP_CHECKPOINT, 1: OP_COMPUTATION_END */
+	char id[33];
+	uint64_t index;		/* checkpoint: i */
+	uint8_t state[LOCALSOCK_CKPT_LEN];	/* checkpoint: state_i */
+	uint8_t cum[LOCALSOCK_CKPT_LEN];	/* C_i, or the final C */
+	int32_t exit_status;	/* end */
+	uint64_t count;		/* end */
+};
+
+/* Called from the server thread for an allowed uid's request; must be
+ * quick and thread-safe. Its non-zero return is the error reply. */
+typedef int (*localsock_ckpt_fn)(void *arg, const struct localsock_ckpt *r);
+
+/* Serves the two ops through fn (until set, they are refused with
+ * VIGIL_EUNSUPP). May be called while the server runs. */
+void localsock_set_ckpt_fn(struct localsock *ls, localsock_ckpt_fn fn,
+    void *arg);
+
+/* Client for the computation ops: one connection, reopened before the
+ * server's per-connection limit. */
+struct localsock_client;
+
+/* VIGIL_EIO (err says why) if nobody answers at path. */
+int localsock_client_open(const char *path, struct localsock_client **out,
+    char *err, size_t errlen);
+/* Sends r (OP_CHECKPOINT or, if r->end, OP_COMPUTATION_END) and waits for
+ * the answer: 0, or the agent's error code with its message in err. */
+int localsock_client_send(struct localsock_client *c,
+    const struct localsock_ckpt *r, char *err, size_t errlen);
+/* NULL is a no-op. */
+void localsock_client_close(struct localsock_client *c);
+
 /* Client: asks the agent at path for its status. VIGIL_EIO if nobody
  * answers; the agent's error code (with its message in err) if it refused. */
 int localsock_query_status(const char *path, struct localsock_status *out,

@@ -18,6 +18,7 @@
 #include "err.h"
 #include "localsock.h"
 #include "log.h"
+#include "vm.h"
 
 #ifndef VIGIL_VERSION
 #define VIGIL_VERSION "0.1.0"
@@ -40,6 +41,9 @@ main_usage(FILE *f)
 	    "       vigil-agent boot [options]          the emulated node's "
 	    "measured-boot step\n"
 	    "       vigil-agent status [--socket PATH | --config FILE]\n"
+	    "       vigil-agent vm start|stop|list [VMID] [options]\n"
+	    "                                           the node's VMs and "
+	    "their vTPMs\n"
 	    "                                           ask the running agent "
 	    "for its status\n"
 	    "       vigil-agent --help | --version\n", f);
@@ -156,6 +160,8 @@ main(int argc, char **argv)
 		return boot_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "status") == 0)
 		return main_status(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "vm") == 0)
+		return vm_main(argc - 1, argv + 1);
 	if (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0)) {
 		main_usage(stdout);

@@ -20,6 +20,7 @@ struct push {
 	char base[1024];
 	char cert[1024];
 	char key[1024];
+	char ca[1024];		/* verifier CA file; "" = system store */
 };
 
 static size_t
@@ -88,6 +89,15 @@ push_set_client_cert(struct push *p, const char *cert_path,
 	    sizeof(p->cert) ||
 	    (size_t)snprintf(p->key, sizeof(p->key), "%s", key_path) >=
 	    sizeof(p->key))
+		return VIGIL_EINVAL;
+	return 0;
+}
+
+int
+push_set_ca(struct push *p, const char *ca_path)
+{
+	if ((size_t)snprintf(p->ca, sizeof(p->ca), "%s", ca_path) >=
+	    sizeof(p->ca))
 		return VIGIL_EINVAL;
 	return 0;
 }
@@ -169,6 +179,12 @@ push_post(struct push *p, const char *path, const uint8_t *body, size_t len,
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, push_write_cb);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &out->body);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	if (strncmp(url, "https://", 8) == 0) {
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+		if (p->ca[0] != '\0')
+			curl_easy_setopt(c, CURLOPT_CAINFO, p->ca);
+	}
 	if (p->cert[0] != '\0' && strncmp(url, "https://", 8) == 0) {
 		curl_easy_setopt(c, CURLOPT_SSLCERT, p->cert);
 		curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");

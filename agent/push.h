@@ -32,6 +32,9 @@ void push_free(struct push *p);
 /* PEM client certificate and key for mTLS (https only). */
 int push_set_client_cert(struct push *p, const char *cert_path,
     const char *key_path);
+/* PEM file of the CA(s) that certify the verifier's HTTPS certificate
+ * ([agent] verifier_ca); without it the system's trust store is used. */
+int push_set_ca(struct push *p, const char *ca_path);
 /* POSTs body to base_url + path. Returns 0 once any HTTP response came
  * (check out->status), VIGIL_ENET if the verifier could not be reached
  * or the transfer failed, VIGIL_ETOOBIG if the response was over the

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,11 +22,29 @@
 #include "vigil.pb-c.h"
 
 struct spool {
+	/* The connection is opened NOMUTEX and the agent's push loop and
+	 * checkpoint worker share it: every public function holds mu
+	 * (recursive: some call others). */
+	pthread_mutex_t mu;
 	sqlite3 *db;
 	uint64_t epoch;
 	uint64_t max_items;
 	char path[PATH_MAX];
 };
+
+static int
+spool_mutex_init(pthread_mutex_t *mu)
+{
+	pthread_mutexattr_t at;
+	int r;
+
+	if (pthread_mutexattr_init(&at) != 0)
+		return -1;
+	r = pthread_mutexattr_settype(&at, PTHREAD_MUTEX_RECURSIVE) == 0 &&
+	    pthread_mutex_init(mu, &at) == 0 ? 0 : -1;
+	pthread_mutexattr_destroy(&at);
+	return r;
+}
 
 static int
 spool_exec(struct spool *s, const char *sql)
@@ -80,8 +99,8 @@ spool_end(struct spool *s, int e)
 	return e;
 }
 
-int
-spool_meta_get(struct spool *s, const char *key, char *out, size_t cap)
+static int
+spool_meta_get_impl(struct spool *s, const char *key, char *out, size_t cap)
 {
 	sqlite3_stmt *st = NULL;
 	const unsigned char *v;
@@ -116,8 +135,8 @@ spool_meta_get(struct spool *s, const char *key, char *out, size_t cap)
 	return e;
 }
 
-int
-spool_meta_set(struct spool *s, const char *key, const char *value)
+static int
+spool_meta_set_impl(struct spool *s, const char *key, const char *value)
 {
 	sqlite3_stmt *st = NULL;
 	int e;
@@ -132,8 +151,8 @@ spool_meta_set(struct spool *s, const char *key, const char *value)
 	return e;
 }
 
-int
-spool_meta_del(struct spool *s, const char *key)
+static int
+spool_meta_del_impl(struct spool *s, const char *key)
 {
 	sqlite3_stmt *st = NULL;
 	int e;
@@ -211,6 +230,10 @@ spool_open(const char *dir, uint64_t max_items, struct spool **out)
 		return VIGIL_EINVAL;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return VIGIL_ENOMEM;
+	if (spool_mutex_init(&s->mu) != 0) {
+		free(s);
+		return VIGIL_ENOMEM;
+	}
 	s->max_items = max_items;
 	if ((size_t)snprintf(s->path, sizeof(s->path), "%s/%s", dir,
 	    SPOOL_FILE) >= sizeof(s->path)) {
@@ -244,6 +267,7 @@ spool_close(struct spool *s)
 		return;
 	if (s->db != NULL && sqlite3_close(s->db) != SQLITE_OK)
 		log_warn("spool: close failed: %s", sqlite3_errmsg(s->db));
+	pthread_mutex_destroy(&s->mu);
 	free(s);
 }
 
@@ -420,8 +444,8 @@ spool_put_locked(struct spool *s, int kind, const uint8_t *body, size_t len,
 	return 0;
 }
 
-int
-spool_put(struct spool *s, int kind, const uint8_t *body, size_t len,
+static int
+spool_put_impl(struct spool *s, int kind, const uint8_t *body, size_t len,
     uint64_t *seq)
 {
 	int e;
@@ -445,9 +469,9 @@ spool_items_free(struct spool_item *items, size_t n)
 	free(items);
 }
 
-int
-spool_pending(struct spool *s, size_t limit, struct spool_item **items,
-    size_t *n)
+static int
+spool_pending_impl(struct spool *s, size_t limit,
+    struct spool_item **items, size_t *n)
 {
 	sqlite3_stmt *st = NULL;
 	struct spool_item *v = NULL, *it;
@@ -496,8 +520,8 @@ spool_pending(struct spool *s, size_t limit, struct spool_item **items,
 	return e;
 }
 
-int
-spool_ack(struct spool *s, uint64_t epoch, uint64_t seq)
+static int
+spool_ack_impl(struct spool *s, uint64_t epoch, uint64_t seq)
 {
 	sqlite3_stmt *st = NULL;
 	int e;
@@ -518,8 +542,8 @@ spool_ack(struct spool *s, uint64_t epoch, uint64_t seq)
 	return e;
 }
 
-int
-spool_count(struct spool *s, uint64_t *n)
+static int
+spool_count_impl(struct spool *s, uint64_t *n)
 {
 	sqlite3_stmt *st = NULL;
 	int e;
@@ -540,8 +564,9 @@ spool_evlog_key(uint32_t boot_count, char *key, size_t cap)
 	snprintf(key, cap, "evlog_offset.%" PRIu32, boot_count);
 }
 
-int
-spool_evlog_offset(struct spool *s, uint32_t boot_count, uint64_t *offset)
+static int
+spool_evlog_offset_impl(struct spool *s, uint32_t boot_count,
+    uint64_t *offset)
 {
 	char key[64];
 	int e;
@@ -577,9 +602,9 @@ spool_evlog_chunk(struct spool *s, uint32_t boot_count, uint64_t offset,
 	return e;
 }
 
-int
-spool_evlog_collect(struct spool *s, uint32_t boot_count, const uint8_t *log,
-    size_t len, uint64_t *added)
+static int
+spool_evlog_collect_impl(struct spool *s, uint32_t boot_count,
+    const uint8_t *log, size_t len, uint64_t *added)
 {
 	sqlite3_stmt *st = NULL;
 	uint64_t off, pos;
@@ -621,5 +646,109 @@ spool_evlog_collect(struct spool *s, uint32_t boot_count, const uint8_t *log,
 	e = spool_end(s, e);
 	if (e != 0)
 		*added = 0;
+	return e;
+}
+
+/* The public functions: each holds the spool's mutex. */
+
+int
+spool_meta_get(struct spool *s, const char *key, char *out, size_t cap)
+{
+	int e;
+
+	pthread_mutex_lock(&s->mu);
+	e = spool_meta_get_impl(s, key, out, cap);
+	pthread_mutex_unlock(&s->mu);
+	return e;
+}
+
+int
+spool_meta_set(struct spool *s, const char *key, const char *value)
+{
+	int e;
+
+	pthread_mutex_lock(&s->mu);
+	e = spool_meta_set_impl(s, key, value);
+	pthread_mutex_unlock(&s->mu);
+	return e;
+}
+
+int
+spool_meta_del(struct spool *s, const char *key)
+{
+	int e;
+
+	pthread_mutex_lock(&s->mu);
+	e = spool_meta_del_impl(s, key);
+	pthread_mutex_unlock(&s->mu);
+	return e;
+}
+
+int
+spool_put(struct spool *s, int kind, const uint8_t *body, size_t len,
+    uint64_t *seq)
+{
+	int e;
+
+	pthread_mutex_lock(&s->mu);
+	e = spool_put_impl(s, kind, body, len, seq);
+	pthread_mutex_unlock(&s->mu);
+	return e;
+}
+
+int
+spool_pending(struct spool *s, size_t limit, struct spool_item **items,
+    size_t *n)
+{
+	int e;
+
+	pthread_mutex_lock(&s->mu);
+	e = spool_pending_impl(s, limit, items, n);
+	pthread_mutex_unlock(&s->mu);
+	return e;
+}
+
+int
+spool_ack(struct spool *s, uint64_t epoch, uint64_t seq)
+{
+	int e;
+
+	pthread_mutex_lock(&s->mu);
+	e = spool_ack_impl(s, epoch, seq);
+	pthread_mutex_unlock(&s->mu);
+	return e;
+}
+
+int
+spool_count(struct spool *s, uint64_t *n)
+{
+	int e;
+
+	pthread_mutex_lock(&s->mu);
+	e = spool_count_impl(s, n);
+	pthread_mutex_unlock(&s->mu);
+	return e;
+}
+
+int
+spool_evlog_offset(struct spool *s, uint32_t boot_count, uint64_t *offset)
+{
+	int e;
+
+	pthread_mutex_lock(&s->mu);
+	e = spool_evlog_offset_impl(s, boot_count, offset);
+	pthread_mutex_unlock(&s->mu);
+	return e;
+}
+
+int
+spool_evlog_collect(struct spool *s, uint32_t boot_count, const uint8_t *log,
+    size_t len, uint64_t *added)
+{
+	int e;
+
+	pthread_mutex_lock(&s->mu);
+	e = spool_evlog_collect_impl(s, boot_count, log, len, added);
+	pthread_mutex_unlock(&s->mu);
 	return e;
 }

@@ -7,7 +7,14 @@
  * Sessions: every policy or HMAC session this module starts is flushed before
  * the function that started it returns; transient objects likewise. tpm_open
  * and tpm_close flush whatever transient objects and sessions remain on the
- * TPM (a dead client's, or ours after an error). */
+ * TPM (a dead client's, or ours after an error).
+ *
+ * One connection at a time per process: swtpm serves one client at a time
+ * and the agent's push loop and checkpoint worker both use the TPM, so
+ * tpm_open takes a process-wide mutex that tpm_close releases (every
+ * struct tpm that exists holds it). A thread must not open a second
+ * connection while it holds one. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +31,8 @@
 
 /* Attempts of tpm_quote when a PCR changed between quote and read. */
 #define TPM_QUOTE_TRIES 4
+
+static pthread_mutex_t tpm_mu = PTHREAD_MUTEX_INITIALIZER;
 
 void
 tpm_tr_close(struct tpm *t, ESYS_TR *tr)
@@ -150,6 +159,7 @@ tpm_open(const char *tcti, struct tpm **out)
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return VIGIL_ENOMEM;
+	pthread_mutex_lock(&tpm_mu);	/* released by tpm_close(t) */
 	rc = Tss2_TctiLdr_Initialize(tcti, &t->tcti);
 	if (rc != TSS2_RC_SUCCESS) {
 		log_err("tpm: Tss2_TctiLdr_Initialize(\"%s\") failed: %s",
@@ -183,6 +193,7 @@ tpm_close(struct tpm *t)
 	if (t->tcti != NULL)
 		Tss2_TctiLdr_Finalize(&t->tcti);
 	free(t);
+	pthread_mutex_unlock(&tpm_mu);
 }
 
 /* Is the persistent or NV handle h defined? */

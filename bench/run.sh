@@ -8,6 +8,10 @@
 #     ECDSA P-256 verifications per CPU-second.
 #  2. agent memory: PSS of a real vigil-agent on a one-node cluster (swtpm)
 #     after it has pushed for a while.
+#  3. recording overhead of `vigil record` against the same program run
+#     plainly (wall time ratio).
+#  4. replay hashing throughput of the checkpoint runner against OpenSSL's
+#     SHA-256 throughput.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -47,6 +51,8 @@ listen = 127.0.0.1
 port = $port
 insecure_http = yes
 threads = 2
+[limits]
+expensive_per_minute = 0
 [store]
 path = $work/verifier.db
 [attestation]
@@ -80,4 +86,27 @@ apid=$(cat "$work/cluster/nodes/node1/agent.pid")
 pss=$(awk '/^Pss:/ {print $2}' "/proc/$apid/smaps_rollup")
 rss=$(awk '/^Rss:/ {print $2}' "/proc/$apid/smaps_rollup")
 echo "vigil-agent PSS: $((pss / 1024)) MiB ($pss KiB; RSS $rss KiB), target under 10 MiB"
+echo
+echo "== 3. recording overhead: a CPU-bound deterministic program (~20 s, 256 MiB of"
+echo "   output), plain and under vigil record with a checkpoint every 4 MiB (real swtpm quotes)"
+prog='BEGIN { x = 1; for (i = 0; i < 400000; i++) { for (j = 0; j < 300; j++) x = (x * 1103515245 + 12345) % 2147483648; printf "%0655d\n", x } }'
+t0=$(date +%s.%N)
+awk "$prog" >/dev/null
+plain=$(echo "$(date +%s.%N) - $t0" | bc)
+tok=$(jq -r '.tenants.acme' "$work/cluster/cluster.json")
+t0=$(date +%s.%N)
+(
+	# shellcheck disable=SC1091
+	. "$work/cluster/nodes/node1/env.sh"
+	export VIGIL_TOKEN=$tok
+	cd "$work" && "$bin/vigil" record --name bench-record --checkpoint-every 4194304 \
+		-- awk "$prog" >/dev/null 2>"$work/record.err"
+) || { echo "vigil record failed:"; tail -n 5 "$work/record.err"; exit 1; }
+recorded=$(echo "$(date +%s.%N) - $t0" | bc)
+printf 'plain %.1f s, recorded %.1f s: %.3fx wall time (target <= 1.10x)\n' \
+	"$plain" "$recorded" "$(echo "$recorded / $plain" | bc -l)"
 deploy/demo.sh stop --dir "$work/cluster" >/dev/null 2>&1
+
+echo
+echo "== 4. replay hashing: the checkpoint runner replay workers use, on 1 GiB of output"
+"$bin/vigil-ckptbench" 1024

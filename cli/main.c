@@ -8,13 +8,18 @@
 #include <jansson.h>
 
 #include "buf.h"
+#include "cli/events.h"
 #include "cli/http.h"
+#include "cli/record.h"
+#include "cli/verify.h"
+#include "cli/vms.h"
 #include "err.h"
 
 #define CLI_MAX_DOC (1u * 1024 * 1024)
 
 static const char cli_usage[] =
-"usage: vigil [--url URL] [--token TOKEN] [--json] COMMAND [ARGS]\n"
+"usage: vigil [--url URL] [--token TOKEN] [--cacert FILE] [--json] COMMAND\n"
+"             [ARGS]\n"
 "\n"
 "Commands:\n"
 "  nodes                       list nodes with their status (operator)\n"
@@ -23,9 +28,28 @@ static const char cli_usage[] =
 "  reference-values            print the current reference values\n"
 "  reference-values put FILE   upload a new version of the reference values\n"
 "  re-enrol ID                 allow a node a new EK/AK once (after a TPM clear)\n"
+"  record [OPTIONS] -- CMD ARGS  run CMD as a repeatable computation (tenant)\n"
+"  computations [ID]           your computations, or one with its checkpoints\n"
+"  verify ID [--wait] [--timeout S] [--junit FILE]\n"
+"                              replay a computation: exit 0 match, 1 diverged\n"
+"                              or invalid evidence, 2 error\n"
+"  events [--after ID] [--follow]  events you may see; --follow streams them\n"
+"  result KIND ID [--nonce N] [--verify]\n"
+"                              the signed result (EAR JWT) of a node or a\n"
+"                              computation; --verify checks it offline\n"
+"                              against the verifier's keys (exit 1: it does not)\n"
+"  audit [--limit N] [--cursor C]  who changed what (operator)\n"
+"  vm create NAME              declare a VM (tenant); prints its id\n"
+"  vm show ID                  a VM: host node, status, placement history\n"
+"  vm attest ID [--wait S]     attest a VM now: exit 1 if not affirming\n"
+"  vm reference-values put FILE  your guest reference values (vTPM PCRs)\n"
+"  vms                         your VMs with their status and host\n"
 "\n"
 "The verifier URL and token come from --url/--token or VIGIL_URL/VIGIL_TOKEN.\n"
-"Exit status: 0 success, 2 error (the message says which).\n";
+"An https:// verifier is checked against --cacert FILE or VIGIL_CACERT\n"
+"(PEM), else the system trust store.\n"
+"Exit status: 0 success, 1 a failed check (verify: diverged; result\n"
+"--verify: does not verify), 2 error (the message says which); docs/cli.md.\n";
 
 static void
 cli_print_json(const json_t *j)
@@ -206,6 +230,7 @@ main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "url", required_argument, NULL, 'u' },
 		{ "token", required_argument, NULL, 't' },
+		{ "cacert", required_argument, NULL, 'C' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "limit", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
@@ -221,6 +246,10 @@ main(int argc, char **argv)
 		switch (ch) {
 		case 'u': c.url = optarg; break;
 		case 't': c.token = optarg; break;
+		case 'C':
+			if (setenv("VIGIL_CACERT", optarg, 1) != 0)
+				return 2;
+			break;
 		case 'j': c.json = 1; break;
 		case 'l':
 			limit = strtol(optarg, &end, 10);
@@ -244,10 +273,39 @@ main(int argc, char **argv)
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	cmd = argv[optind++];
+	if (strcmp(cmd, "record") == 0) {
+		/* exits with the command's status (2: recording failed) */
+		r = cli_record(&c, argc - optind + 1, argv + optind - 1);
+		curl_global_cleanup();
+		return r;
+	}
+	if (strcmp(cmd, "verify") == 0) {
+		r = cli_verify(&c, argc - optind + 1, argv + optind - 1);
+		curl_global_cleanup();
+		return r;
+	}
+	if (strcmp(cmd, "events") == 0 || strcmp(cmd, "result") == 0 ||
+	    strcmp(cmd, "audit") == 0) {
+		/* exit 0 ok, 1 a result that does not verify, 2 error */
+		r = cmd[0] == 'e' ? cli_events(&c, argc - optind + 1,
+		    argv + optind - 1) : cmd[0] == 'r' ? cli_result(&c,
+		    argc - optind + 1, argv + optind - 1) : cli_audit(&c,
+		    argc - optind + 1, argv + optind - 1);
+		curl_global_cleanup();
+		return r;
+	}
+	if (strcmp(cmd, "vm") == 0 || strcmp(cmd, "vms") == 0) {
+		/* exit 0 ok, 1 a VM attestation not affirming, 2 error */
+		r = cli_vm(&c, cmd, argc - optind, argv + optind);
+		curl_global_cleanup();
+		return r;
+	}
 	if (strcmp(cmd, "nodes") == 0 && optind == argc)
 		r = cli_nodes(&c);
 	else if (strcmp(cmd, "node") == 0 && optind + 1 == argc)
 		r = cli_node(&c, argv[optind]);
+	else if (strcmp(cmd, "computations") == 0 && optind + 1 >= argc)
+		r = cli_computations(&c, argc - optind + 1, argv + optind - 1);
 	else if (strcmp(cmd, "appraisals") == 0 && optind + 1 == argc)
 		r = cli_appraisals(&c, argv[optind], limit);
 	else if (strcmp(cmd, "reference-values") == 0 && optind == argc)

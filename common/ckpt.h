@@ -59,5 +59,22 @@ struct ckpt_result {
 };
 
 int ckpt_run(const struct ckpt_run_opts *o, struct ckpt_result *res);
+/* Details of the rules above (docs/record.md "Where checkpoints fall"):
+ * size boundaries are the multiples of every_bytes of the whole output,
+ * independent of markers; every marker byte cuts one checkpoint, also
+ * without new output since the last; the answer byte is '\n' (a shell
+ * waits with `read`). The child gets stdin /dev/null, stdout the pipe,
+ * stderr inherited, the socket as descriptor 3 and nothing else, its own
+ * process group (killed as a whole on timeout or error); child_setup runs
+ * after the descriptors are set, before chdir(cwd) and execve.
+ *
+ * As ckpt_run, but executes the file at path with argv[0] as given (the
+ * recorder runs the resolved /usr/bin/prog with the recipe's argv[0],
+ * e.g. "prog"; a replay runs DIR/prog with the same argv). Returns 0 with
+ * res filled (exit_status as from waitpid; timed_out set when the
+ * timeout killed the command, and then no final checkpoint is cut), the
+ * non-zero return of on_checkpoint, or a VIGIL_E* code. */
+int ckpt_run_exec(const char *path, const struct ckpt_run_opts *o,
+    struct ckpt_result *res);
 
 #endif

@@ -8,6 +8,15 @@
 
 /* PCR 0: firmware image digest (EV_EFI_PLATFORM_FIRMWARE_BLOB, digest of the image) */
 /* PCR 1: platform configuration (EV_PLATFORM_CONFIG_FLAGS, data = the file) */
+/* PCR 2: the SMM service (vigil-smmd, docs/smm.md), in this order, each
+ * exactly once before the separator; the verifier pins all three per node */
+#define VIGIL_TAG_SMM_IMAGE	0x56470201u	/* data: SHA-256 of the image */
+#define VIGIL_TAG_SMM_LOG_PUB	0x56470202u	/* data: DER SPKI, log signing */
+#define VIGIL_TAG_SMM_WRAP_PUB	0x56470203u	/* data: DER SPKI, key wrapping */
+/* PCR 11: the cap, extended after the services unsealed their keys
+ * (DESIGN.md "Sealed keys and the cap"); appended to the event log */
+#define VIGIL_TAG_CAP		0x56470b01u	/* data: VIGIL_CAP_DATA */
+#define VIGIL_CAP_DATA		"vigil-cap-v1"	/* 12 bytes, no NUL */
 /* PCR 4: hypervisor image (EV_IPL, digest of the image, data = its path) */
 /* PCR 5: the "MSR": the pTPM AK public area handed over at boot */
 #define VIGIL_TAG_AK_PUBLIC	0x56470501u	/* data: marshaled TPM2B_PUBLIC */

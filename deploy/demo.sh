@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # A local Vigil cluster on loopback: one verifier and N emulated nodes, each
-# with its own swtpm, measured-boot step, placeholder hypervisor process and
-# vigil-agent.
+# with its own swtpm, measured-boot step, hypervisor process (fakehv, the
+# test hypervisor, when built), vigil-smmd measuring it, and vigil-agent.
+# DC_NO_SMM=1: no vigil-smmd, and a copy of sleep(1) as the hypervisor.
 #
 #   deploy/demo.sh start --dir DIR --nodes N [--interval-ms MS] [--ek rsa|ecc|mixed]
+#                      [--insecure-http]   plain HTTP instead of HTTPS with mTLS
+#                                          (DC_INSECURE_HTTP=1 does the same)
 #   deploy/demo.sh stop --dir DIR
 #   deploy/demo.sh run                 the narrated scenario (`make demo`);
 #                                      ONCE=1: one pass, exit 0 only if all went as expected
@@ -139,15 +142,42 @@ dc_kill() {
 
 # ---- verifier ----------------------------------------------------------
 
+# The CA file that certifies the verifier's HTTPS certificate (curl
+# --cacert, VIGIL_CACERT, [agent] verifier_ca).
+dc_cacert() { echo "$1/pki/server-ca.pem"; }
+
+# Succeeds if the cluster in DIR runs plain HTTP (start --insecure-http).
+dc_insecure() { case $(dc_url "$1") in http://*) return 0 ;; *) return 1 ;; esac; }
+
+# curl for the cluster in DIR: trusts its server CA.
+dc_curl() {
+	local dir=$1
+	shift
+	if dc_insecure "$dir"; then
+		curl "$@"
+	else
+		curl --cacert "$(dc_cacert "$dir")" "$@"
+	fi
+}
+
 dc_verifier_conf() {
-	local dir=$1 port=$2 interval=$3 ca=$1/nodes/localca
+	local dir=$1 port=$2 interval=$3 ca=$1/nodes/localca tls
+	if dc_insecure "$dir"; then
+		tls="insecure_http = yes"
+	else
+		tls="insecure_http = no
+tls_cert = $dir/pki/verifier.pem
+tls_key = $dir/pki/verifier.key
+client_ca = $dir/pki/agent-ca.pem"
+	fi
 	cat >"$dir/verifier/verifier.conf" <<CONF
 ; Written by deploy/demo.sh for a local demo cluster. Not for production:
-; plain HTTP on loopback, and reference values learnt from the first quote.
+; a demo PKI made on the spot (deploy/pki), and reference values learnt
+; from the first quote.
 [server]
 listen = 127.0.0.1
 port = $port
-insecure_http = yes
+$tls
 threads = 4
 [store]
 path = $dir/verifier/verifier.db
@@ -160,6 +190,8 @@ learn_reference_values = yes
 [ca]
 cert = $dir/pki/agent-ca.pem
 key = $dir/pki/agent-ca.key
+[results]
+key_dir = $dir/verifier/keys
 [log]
 level = info
 CONF
@@ -184,7 +216,7 @@ dc_verifier_start() {
 			rm -f "$dir/verifier/verifier.pid"
 			return 1
 		fi
-		curl -fsS -m 2 "$url/healthz" >/dev/null 2>&1 && return 0
+		dc_curl "$dir" -fsS -m 2 "$url/healthz" >/dev/null 2>&1 && return 0
 		sleep 0.2
 	done
 	dc_err "vigil-verifier does not answer $url/healthz after 20 s; see $dir/logs/verifier.log"
@@ -209,7 +241,7 @@ dc_token() {
 # dc_api DIR PATH: GET with the operator token; prints the body, fails on an
 # HTTP error or no answer.
 dc_api() {
-	curl -fsS -m 5 -H "Authorization: Bearer $(cat "$1/verifier/operator.token")" \
+	dc_curl "$1" -fsS -m 5 -H "Authorization: Bearer $(cat "$1/verifier/operator.token")" \
 		"$(dc_url "$1")$2"
 }
 
@@ -232,10 +264,125 @@ dc_boot_files() {
 	printf 'Vigil emulated firmware 1.0 (CRTM)\n' >"$nd/boot/firmware.bin"
 	printf 'platform: vigil-node\ncpus: 2\nsecure_boot: on\n' >"$nd/boot/platform.conf"
 	printf 'secure_boot: enforcing\ndb: vigil-demo-signer\ndbx: empty\n' >"$nd/boot/boot-policy"
-	# The "hypervisor" is a copy of sleep(1): the measured image is the
-	# image the placeholder process runs.
-	cp "$(command -v sleep)" "$nd/boot/hypervisor"
+	# The "hypervisor": fakehv (SMM nodes: vigil-smmd measures its code
+	# pages), else a copy of sleep(1); the measured image is the image
+	# the process runs.
+	if [ -f "$nd/smm.conf" ]; then
+		cp "$dc_bin/fakehv" "$nd/boot/hypervisor"
+		# The public key vigil-smmd takes signed reference sets with is
+		# part of the platform configuration (PCR 1).
+		printf 'smm_refs_key_sha256: %s\n' "$(openssl dgst -sha256 -r \
+			"$(dirname "$(dirname "$nd")")/pki/smm-refs.pub" | cut -d' ' -f1)" \
+			>>"$nd/boot/platform.conf"
+	else
+		cp "$(command -v sleep)" "$nd/boot/hypervisor"
+	fi
 	chmod 0755 "$nd/boot/hypervisor"
+}
+
+# ---- SMM (issue 3, docs/smm.md) -----------------------------------------
+
+dc_smm_wanted() {
+	[ -z "${DC_NO_SMM:-}" ] && [ -x "$dc_bin/vigil-smmd" ] && [ -x "$dc_bin/fakehv" ]
+}
+
+# The key vigil-smmd takes signed reference sets with (the verifier's,
+# a separate P-256 key of the demo PKI).
+dc_smm_refs_key() {
+	local dir=$1
+	[ -f "$dir/pki/smm-refs.pub" ] && return 0
+	(umask 077 && openssl ecparam -name prime256v1 -genkey -noout \
+		-out "$dir/pki/smm-refs.key") 2>>"$dir/logs/pki.log" &&
+		openssl ec -in "$dir/pki/smm-refs.key" -pubout \
+			-out "$dir/pki/smm-refs.pub" 2>>"$dir/logs/pki.log"
+}
+
+# vigil-smmd's keys (once) and configuration. It drops to user nobody when
+# started as root: the directories on the way to its state are made
+# traversable (not listable) for it.
+dc_smm_prepare() {
+	local dir=$1 name=$2 tcti=$3 nd
+	nd=$(dc_ndir "$dir" "$name")
+	mkdir -p "$nd/smm"
+	chmod 711 "$dir" "$dir/nodes" "$nd"
+	chmod 644 "$dir/pki/smm-refs.pub"
+	"$dc_bin/vigil-smmd" init --state "$nd/smm" >>"$dir/logs/$name-smmd.log" 2>&1 || {
+		dc_err "vigil-smmd init of $name failed; see $dir/logs/$name-smmd.log"
+		return 1
+	}
+	cat >"$nd/smm.conf" <<CONF
+; Written by deploy/demo.sh for $name of a local demo cluster.
+[smmd]
+socket = $nd/smm.sock
+state_dir = $nd/smm
+tcti = $tcti
+user = nobody
+verifier_key = $dir/pki/smm-refs.pub
+scan_interval = 2
+pause_bound_ms = 5
+; demo: the first measurement becomes the reference (the operator opts in)
+baseline_on_first_boot = yes
+log_level = info
+
+[target:hv]
+pid_file = $nd/hypervisor.pid
+CONF
+}
+
+# After the boot step's extends: on the first boot, seals vigil-smmd's keys
+# to PCRs 0-7 and 11 as they are now (this boot's values, before the cap:
+# every later boot measures the same and gets them again).
+dc_smm_seal() {
+	local dir=$1 name=$2 nd tcti
+	nd=$(dc_ndir "$dir" "$name")
+	[ -f "$nd/smm/keys.pending" ] || return 0
+	tcti=$(dc_tcti "$dir" "$name")
+	TPM2TOOLS_TCTI=$tcti tpm2_pcrread sha256:0,1,2,3,4,5,6,7,11 2>/dev/null |
+		awk -F'[: ]+' '/0x/ { sub(/^0x/, "", $3); print $2, tolower($3) }' \
+		>"$nd/smm/predicted-pcrs"
+	[ "$(wc -l <"$nd/smm/predicted-pcrs")" -eq 9 ] || {
+		dc_err "reading $name's PCRs for sealing failed"
+		return 1
+	}
+	"$dc_bin/vigil-smmd" seal --state "$nd/smm" --tcti "$tcti" \
+		--pcrs "$nd/smm/predicted-pcrs" >>"$dir/logs/$name-smmd.log" 2>&1 || {
+		dc_err "sealing $name's vigil-smmd keys failed; see $dir/logs/$name-smmd.log"
+		return 1
+	}
+}
+
+# vigil-smmd started (it unseals its keys once), then the cap of PCR 11 by
+# the boot step: from here on nobody on the node can unseal them again.
+dc_smm_start() {
+	local dir=$1 name=$2 nd
+	nd=$(dc_ndir "$dir" "$name")
+	[ -f "$nd/smm.conf" ] || return 0
+	dc_alive "$nd/smmd.pid" vigil-smmd && return 0
+	rm -f "$nd/smm.sock"
+	"$dc_bin/vigil-smmd" run --config "$nd/smm.conf" \
+		>>"$dir/logs/$name-smmd.log" 2>&1 </dev/null &
+	echo $! >"$nd/smmd.pid"
+	disown $! 2>/dev/null || true
+	for _ in $(seq 100); do
+		[ -S "$nd/smm.sock" ] && break
+		if ! dc_alive "$nd/smmd.pid" vigil-smmd; then
+			dc_err "vigil-smmd of $name exited at start; see $dir/logs/$name-smmd.log"
+			dc_tail "$dir/logs/$name-smmd.log"
+			return 1
+		fi
+		sleep 0.1
+	done
+	[ -S "$nd/smm.sock" ] || { dc_err "vigil-smmd of $name does not listen"; return 1; }
+	"$dc_bin/vigil-agent" boot --cap --tcti "$(dc_tcti "$dir" "$name")" \
+		--event-log "$nd/binary_bios_measurements" \
+		>>"$dir/logs/$name-boot.log" 2>&1 </dev/null || {
+		dc_err "capping PCR 11 of $name failed; see $dir/logs/$name-boot.log"
+		return 1
+	}
+}
+
+dc_smm_kill() {
+	dc_kill "$(dc_ndir "$1" "$2")/smmd.pid" vigil-smmd "${3:-TERM}"
 }
 
 # Single-quotes a value for a shell file.
@@ -245,19 +392,28 @@ dc_q() {
 }
 
 dc_node_prepare() {
-	local dir=$1 name=$2 ek=$3 nd port url
+	local dir=$1 name=$2 ek=$3 nd port url vca=
 	nd=$(dc_ndir "$dir" "$name")
 	url=$(dc_url "$dir")
+	dc_insecure "$dir" || vca="verifier_ca = $(dc_cacert "$dir")"
 	mkdir -p "$nd/agent"
 	echo "$ek" >"$nd/ek"
 	dc_boot_files "$nd"
 	swtpm_provision "$nd" >/dev/null || return 1
 	port=$(dc_free_port pair) || return 1
 	echo "$port" >"$nd/tpm_port"
+	local smmconf=
+	if dc_smm_wanted; then
+		dc_smm_refs_key "$dir" &&
+			dc_smm_prepare "$dir" "$name" "swtpm:host=127.0.0.1,port=$port" || return 1
+		dc_boot_files "$nd"
+		smmconf="smm_socket = $nd/smm.sock"
+	fi
 	cat >"$nd/agent.conf" <<CONF
 ; Written by deploy/demo.sh for $name of a local demo cluster.
 [agent]
 verifier_url = $url
+$vca
 tcti = swtpm:host=127.0.0.1,port=$port
 ek = $ek
 event_log = $nd/binary_bios_measurements
@@ -266,12 +422,14 @@ socket = $nd/agent.sock
 socket_allow_uids = $(id -u)
 hostname = $name
 spool_max_items = 10000
+$smmconf
 [log]
 level = info
 CONF
 	{
 		echo "# Source this to run commands \"on\" $name."
 		echo "export VIGIL_URL=$(dc_q "$url")"
+		dc_insecure "$dir" || echo "export VIGIL_CACERT=$(dc_q "$(dc_cacert "$dir")")"
 		echo "export VIGIL_AGENT_SOCKET=$(dc_q "$nd/agent.sock")"
 		echo "export TPM2TOOLS_TCTI=$(dc_q "swtpm:host=127.0.0.1,port=$port")"
 		echo "export VIGIL_NODE_DIR=$(dc_q "$nd")"
@@ -291,16 +449,24 @@ dc_node_boot() {
 	{
 		echo "== boot $(date -u +%FT%TZ)"
 	} >>"$dir/logs/$name-boot.log"
+	# SMM nodes: vigil-smmd's image and public keys into PCR 2.
+	local smm=()
+	[ -f "$nd/smm.conf" ] && smm=(--smm-image "$dc_bin/vigil-smmd"
+		--smm-log-pub "$nd/smm/log-signing.pub.der"
+		--smm-wrap-pub "$nd/smm/key-wrapping.pub.der")
 	if ! "$dc_bin/vigil-agent" boot --tcti "$(dc_tcti "$dir" "$name")" \
 		--ek "$(cat "$nd/ek")" --event-log "$nd/binary_bios_measurements" \
 		--firmware "$nd/boot/firmware.bin" \
 		--platform-config "$nd/boot/platform.conf" \
 		--hypervisor "$nd/boot/hypervisor" \
-		--boot-policy "$nd/boot/boot-policy" \
+		--boot-policy "$nd/boot/boot-policy" "${smm[@]}" \
 		>>"$dir/logs/$name-boot.log" 2>&1 </dev/null; then
 		dc_err "the boot step of $name failed; see $dir/logs/$name-boot.log"
 		dc_tail "$dir/logs/$name-boot.log"
 		return 1
+	fi
+	if [ -f "$nd/smm.conf" ]; then
+		dc_smm_seal "$dir" "$name" || return 1
 	fi
 }
 
@@ -322,7 +488,11 @@ dc_hyp_start() {
 	local dir=$1 name=$2 nd
 	nd=$(dc_ndir "$dir" "$name")
 	dc_alive "$nd/hypervisor.pid" "$nd/boot/hypervisor" && return 0
-	"$nd/boot/hypervisor" infinity >>"$dir/logs/$name-hypervisor.log" 2>&1 </dev/null &
+	if [ -f "$nd/smm.conf" ]; then
+		"$nd/boot/hypervisor" >>"$dir/logs/$name-hypervisor.log" 2>&1 </dev/null &
+	else
+		"$nd/boot/hypervisor" infinity >>"$dir/logs/$name-hypervisor.log" 2>&1 </dev/null &
+	fi
 	echo $! >"$nd/hypervisor.pid"
 	disown $! 2>/dev/null || true
 }
@@ -413,6 +583,11 @@ dc_node_reboot() {
 	local dir=$1 name=$2 nd
 	nd=$(dc_ndir "$dir" "$name")
 	dc_agent_kill "$dir" "$name"
+	# SMM nodes: the service and the hypervisor go down with the node.
+	if [ -f "$nd/smm.conf" ]; then
+		dc_smm_kill "$dir" "$name"
+		dc_kill "$nd/hypervisor.pid" "$nd/boot/hypervisor"
+	fi
 	if [ -z "${DC_UNORDERLY:-}" ]; then
 		TPM2TOOLS_TCTI=$(dc_tcti "$dir" "$name") tpm2_shutdown -c \
 			>>"$dir/logs/$name-boot.log" 2>&1 ||
@@ -421,6 +596,10 @@ dc_node_reboot() {
 	swtpm_stop "$nd"
 	dc_swtpm_start "$dir" "$name" || return 1
 	dc_node_boot "$dir" "$name" || return 1
+	if [ -f "$nd/smm.conf" ]; then
+		dc_hyp_start "$dir" "$name" || return 1
+		dc_smm_start "$dir" "$name" || return 1
+	fi
 	dc_agent_start "$dir" "$name"
 }
 
@@ -440,10 +619,12 @@ dc_write_cluster_json() {
 			'. + {($t): $tok}' <<<"$tenants")
 	done
 	jq -n --arg url "$(dc_url "$dir")" \
+		--arg vca "$(dc_insecure "$dir" || dc_cacert "$dir")" \
 		--arg op "$(cat "$dir/verifier/operator.token")" \
 		--argjson tenants "$tenants" --argjson nodes "$nodes" \
 		'{verifier_url: $url, operator_token: $op, tenants: $tenants,
-		  nodes: $nodes}' >"$dir/cluster.json.tmp"
+		  nodes: $nodes} + (if $vca == "" then {} else {verifier_ca: $vca} end)' \
+		>"$dir/cluster.json.tmp"
 	mv "$dir/cluster.json.tmp" "$dir/cluster.json"
 }
 
@@ -479,7 +660,17 @@ dc_start() {
 	}
 
 	port=$(dc_free_port) || { dc_stop "$dir"; return 1; }
-	echo "http://127.0.0.1:$port" >"$dir/verifier/url"
+	if [ -n "${DC_INSECURE_HTTP:-}" ]; then
+		echo "http://127.0.0.1:$port" >"$dir/verifier/url"
+	else
+		echo "https://127.0.0.1:$port" >"$dir/verifier/url"
+		$say "Creating the demo server CA and the verifier's HTTPS certificate (deploy/pki/make-server-cert.sh)..."
+		"$dc_top/deploy/pki/make-server-cert.sh" --out "$dir/pki" >>"$dir/logs/pki.log" 2>&1 || {
+			dc_err "creating the server certificate failed; see $dir/logs/pki.log"
+			dc_stop "$dir"
+			return 1
+		}
+	fi
 
 	# swtpm_provision creates the TPM vendor CA on the first node.
 	for k in $(seq "$n"); do
@@ -493,7 +684,11 @@ dc_start() {
 	done
 
 	dc_verifier_conf "$dir" "$port" "$interval"
-	$say "Starting verifier on $(dc_url "$dir") (plain HTTP on loopback, interval ${interval} ms)..."
+	if dc_insecure "$dir"; then
+		$say "Starting verifier on $(dc_url "$dir") (plain HTTP on loopback, interval ${interval} ms)..."
+	else
+		$say "Starting verifier on $(dc_url "$dir") (HTTPS; agents by mutual TLS; interval ${interval} ms)..."
+	fi
 	$say "  note: learn_reference_values = yes: the first node's quoted values become every node's reference (demo only)"
 	dc_verifier_start "$dir" || { dc_stop "$dir"; return 1; }
 
@@ -528,6 +723,7 @@ dc_start() {
 		id=$(dc_node_local_id "$dir" "$name") || { dc_err "reading $name's EK failed"; dc_stop "$dir"; return 1; }
 		echo "$id" >"$(dc_ndir "$dir" "$name")/id"
 		dc_hyp_start "$dir" "$name" || { dc_stop "$dir"; return 1; }
+		dc_smm_start "$dir" "$name" || { dc_stop "$dir"; return 1; }
 		dc_agent_start "$dir" "$name" || { dc_stop "$dir"; return 1; }
 	done
 	for name in $(dc_node_names "$dir"); do
@@ -549,6 +745,7 @@ dc_stop() {
 	dc_verifier_kill "$dir"
 	for nd in "$dir"/nodes/node*; do
 		[ -d "$nd" ] || continue
+		dc_kill "$nd/smmd.pid" vigil-smmd
 		dc_kill "$nd/hypervisor.pid" "$nd/boot/hypervisor"
 		swtpm_stop "$nd"
 	done
@@ -556,6 +753,49 @@ dc_stop() {
 }
 
 # ---- the narrated scenario -----------------------------------------------
+
+# The repeatable-computation step of the demo: tenant acme records a small
+# deterministic program on node1 (every checkpoint quoted by node1's TPM),
+# then has the verifier replay it in its sandbox.
+dc_demo_computation() {
+	local dir=$1 interval=$2 tok work id doc st n end
+	tok=$(jq -r '.tenants.acme' "$dir/cluster.json")
+	work=$dir/demo-computation
+	mkdir -p "$work"
+	echo "Recording a computation on node1 as tenant acme (vigil record): a program"
+	echo "printing 40 numbered lines, with a checkpoint every 1000 bytes of output..."
+	(
+		# shellcheck disable=SC1091
+		. "$(dc_ndir "$dir" node1)/env.sh"
+		export VIGIL_TOKEN=$tok
+		cd "$work" && "$dc_bin/vigil" record --name demo-lines \
+			--checkpoint-every 1000 -- sh -c \
+			'i=0; while [ $i -lt 40 ]; do printf "line %074d\n" $i; i=$((i+1)); done' \
+			>"$work/out" 2>"$work/err"
+	) || { tail -n 5 "$work/err" >&2; return 1; }
+	id=$(tail -n 1 "$work/err")
+	end=$(($(date +%s) + interval * 10 / 1000 + 20))
+	while :; do
+		doc=$(dc_api "$dir" "/v1/computations/$id") || return 1
+		st=$(jq -r .status <<<"$doc")
+		[ "$st" = complete ] && break
+		[ "$st" = invalid ] && { echo "  the verifier found the record invalid: $doc" >&2; return 1; }
+		[ "$(date +%s)" -lt "$end" ] || { echo "  still $st after waiting" >&2; return 1; }
+		sleep 0.5
+	done
+	n=$(jq '.checkpoints | length' <<<"$doc")
+	jq -e '[.checkpoints[].verdict] | length > 0 and all(. == "valid")' \
+		<<<"$doc" >/dev/null || { echo "  not every checkpoint is valid: $doc" >&2; return 1; }
+	echo "  computation ${id:0:12}...: $n checkpoints, each a quote by node1's TPM, all valid"
+	echo "Verifying it by replay (vigil verify: the verifier re-runs it in a sandbox)..."
+	(
+		# shellcheck disable=SC1091
+		. "$(dc_ndir "$dir" node1)/env.sh"
+		export VIGIL_TOKEN=$tok
+		"$dc_bin/vigil" verify "$id" --wait --timeout 120
+	) | sed 's/^/  /'
+	[ "${PIPESTATUS[0]}" -eq 0 ] || return 1
+}
 
 dc_run() {
 	local dir once=${ONCE:-} interval=${DEMO_INTERVAL_MS:-2000} name st t0
@@ -591,6 +831,9 @@ dc_run() {
 			{ dc_node_reasons "$dir" "$name" | sed 's/^/    reason: /' >&2; fail "$name becoming affirming"; }
 		echo "$name affirming"
 	done
+
+	echo
+	dc_demo_computation "$dir" "$interval" || fail "recording a computation and verifying it by replay"
 
 	echo
 	echo "Simulating a tampered boot policy on node2: extending its PCR 7 behind the boot step's back..."
@@ -642,7 +885,7 @@ dc_run() {
 }
 
 dc_usage() {
-	sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -657,6 +900,7 @@ dc_main() {
 		--ek) ek=${2:?}; shift ;;
 		--node) node=${2:?}; shift ;;
 		--signal) sig=${2:?}; shift ;;
+		--insecure-http) export DC_INSECURE_HTTP=1 ;;
 		-h | --help) dc_usage ;;
 		*) dc_err "unknown option $1"; dc_usage ;;
 		esac

@@ -18,7 +18,7 @@ PACKAGES=(
 	libseccomp-dev				# replay sandbox
 	libcmocka-dev				# unit tests
 	swtpm swtpm-tools tpm2-tools		# TPMs of tests and the demo
-	curl jq iproute2 procps			# scripts and end-to-end tests
+	curl jq bc iproute2 procps		# scripts, end-to-end tests, benchmarks
 )
 
 missing() {

@@ -330,6 +330,17 @@ appraise_pcrs(const struct appraise_in *in, const struct quote *q,
 	}
 	if (only)
 		out->recomputed |= 1u << 5;
+	/* PCR 2: the SMM service's events, recomputed; its image digest and
+	 * keys are pinned per node by appraise_smm, so a PCR 2 holding only
+	 * them needs no fleet-wide reference value (the keys differ per
+	 * node). */
+	if (appraise_smm_events(log, &out->smm, why, sizeof(why)) != 0) {
+		ear_reason(e, "%s", why);
+		ear_claim(&e->runtime_opaque, AR_CONTRA);
+		goto faillog;
+	}
+	if (out->smm.present && out->smm.only)
+		out->recomputed |= 1u << 2;
 	r = 0;
 	goto out;
  fail:

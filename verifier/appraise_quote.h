@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "appraise_smm.h"
 #include "ear.h"
 #include "nonce.h"
 #include "pcrs.h"
@@ -43,6 +44,7 @@ struct appraise_out {
 	uint32_t recomputed;	/* PCRs whose every event was recomputed
 				 * from data the verifier holds */
 	char *learnt_doc;	/* new reference document to store, or NULL */
+	struct smm_boot smm;	/* PCR 2's SMM events (appraise_smm.h) */
 };
 
 /* 0 with *out filled (whatever the verdict); a negative code only for an

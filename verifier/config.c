@@ -19,6 +19,8 @@ config_defaults(struct vconfig *c)
 	c->threads = 4;
 	c->conn_limit = 1024;
 	c->conn_timeout_s = 30;
+	c->metrics_token_required = 0;
+	c->expensive_per_minute = 60;
 	snprintf(c->openapi, sizeof(c->openapi),
 	    "/usr/share/vigil/openapi.json");
 	snprintf(c->store_path, sizeof(c->store_path),
@@ -27,7 +29,20 @@ config_defaults(struct vconfig *c)
 	c->stale_intervals = 3;
 	c->nonce_ttl_ms = 60000;
 	c->learn_refvals = 0;
+	c->replay_workers = 2;
+	c->replay_timeout_s = 600;
+	c->allow_weak_sandbox = 0;
+	snprintf(c->replay_dir, sizeof(c->replay_dir), "/tmp");
 	c->log_level = LOG_INFO;
+	c->results_key_dir[0] = '\0';	/* keys/ beside [store] path */
+	c->results_ttl_s = 300;
+	c->sse_max_clients = 256;
+	c->sse_heartbeat_s = 15;
+	c->webhooks_allow_private = 0;
+	c->webhooks_retry_base_ms = 1000;
+	c->webhooks_retry_max_ms = 300000;
+	c->webhooks_max_attempts = 10;
+	c->webhooks_timeout_s = 10;
 }
 
 static int
@@ -125,6 +140,18 @@ config_set(struct vconfig *c, const char *sec, const char *key,
 			c->conn_timeout_s = (unsigned)n;
 	} else if (IS("server", "openapi"))
 		e = config_str(v, c->openapi, sizeof(c->openapi));
+	else if (IS("server", "tls_cert"))
+		e = config_str(v, c->tls_cert, sizeof(c->tls_cert));
+	else if (IS("server", "tls_key"))
+		e = config_str(v, c->tls_key, sizeof(c->tls_key));
+	else if (IS("server", "client_ca"))
+		e = config_str(v, c->client_ca, sizeof(c->client_ca));
+	else if (IS("server", "metrics_token_required"))
+		e = config_bool(v, &c->metrics_token_required);
+	else if (IS("limits", "expensive_per_minute")) {
+		if ((e = config_uint(v, 0, 1000000, &n)) == 0)
+			c->expensive_per_minute = (unsigned)n;
+	}
 	else if (IS("store", "path"))
 		e = config_str(v, c->store_path, sizeof(c->store_path));
 	else if (IS("attestation", "interval_ms")) {
@@ -138,14 +165,56 @@ config_set(struct vconfig *c, const char *sec, const char *key,
 			c->nonce_ttl_ms = (uint32_t)n;
 	} else if (IS("attestation", "tpm_ca"))
 		e = config_ca_list(v, c);
+	else if (IS("attestation", "platform_ca"))
+		e = config_str(v, c->platform_ca, sizeof(c->platform_ca));
 	else if (IS("attestation", "learn_reference_values"))
 		e = config_bool(v, &c->learn_refvals);
 	else if (IS("ca", "cert"))
 		e = config_str(v, c->ca_cert, sizeof(c->ca_cert));
 	else if (IS("ca", "key"))
 		e = config_str(v, c->ca_key, sizeof(c->ca_key));
-	else if (IS("log", "level"))
+	else if (IS("replay", "workers")) {
+		if ((e = config_uint(v, 0, 64, &n)) == 0)
+			c->replay_workers = (unsigned)n;
+	} else if (IS("replay", "timeout_s")) {
+		if ((e = config_uint(v, 1, 86400, &n)) == 0)
+			c->replay_timeout_s = (unsigned)n;
+	} else if (IS("replay", "allow_weak_sandbox"))
+		e = config_bool(v, &c->allow_weak_sandbox);
+	else if (IS("replay", "dir")) {
+		if ((e = config_str(v, c->replay_dir,
+		    sizeof(c->replay_dir))) == 0 && v[0] != '/')
+			e = VIGIL_EINVAL;
+	} else if (IS("log", "level"))
 		e = log_level_parse(v, &c->log_level);
+	else if (IS("results", "key_dir")) {
+		if ((e = config_str(v, c->results_key_dir,
+		    sizeof(c->results_key_dir))) == 0 && v[0] != '/')
+			e = VIGIL_EINVAL;
+	} else if (IS("results", "ttl_s")) {
+		if ((e = config_uint(v, 1, 86400 * 30, &n)) == 0)
+			c->results_ttl_s = (unsigned)n;
+	} else if (IS("events", "max_sse_clients")) {
+		if ((e = config_uint(v, 0, 100000, &n)) == 0)
+			c->sse_max_clients = (unsigned)n;
+	} else if (IS("events", "heartbeat_s")) {
+		if ((e = config_uint(v, 1, 3600, &n)) == 0)
+			c->sse_heartbeat_s = (unsigned)n;
+	} else if (IS("webhooks", "allow_private"))
+		e = config_bool(v, &c->webhooks_allow_private);
+	else if (IS("webhooks", "retry_base_ms")) {
+		if ((e = config_uint(v, 10, 3600000, &n)) == 0)
+			c->webhooks_retry_base_ms = (unsigned)n;
+	} else if (IS("webhooks", "retry_max_ms")) {
+		if ((e = config_uint(v, 10, 86400000, &n)) == 0)
+			c->webhooks_retry_max_ms = (unsigned)n;
+	} else if (IS("webhooks", "max_attempts")) {
+		if ((e = config_uint(v, 1, 1000, &n)) == 0)
+			c->webhooks_max_attempts = (unsigned)n;
+	} else if (IS("webhooks", "timeout_s")) {
+		if ((e = config_uint(v, 1, 300, &n)) == 0)
+			c->webhooks_timeout_s = (unsigned)n;
+	}
 #undef IS
 	return e;
 }
@@ -201,13 +270,28 @@ config_is_loopback(const char *addr)
 	return 0;
 }
 
+const char *
+config_client_ca(const struct vconfig *c)
+{
+	return c->client_ca[0] != '\0' ? c->client_ca : c->ca_cert;
+}
+
 int
 config_check_listen(const struct vconfig *c)
 {
 	if (!c->insecure_http) {
-		log_err("config: TLS is not implemented yet: set [server] "
-		    "insecure_http = yes with a loopback listen address");
-		return VIGIL_ECONFIG;
+		if (c->tls_cert[0] == '\0' || c->tls_key[0] == '\0') {
+			log_err("config: [server] tls_cert and tls_key are "
+			    "required (or insecure_http = yes with a loopback "
+			    "listen address, for development only)");
+			return VIGIL_ECONFIG;
+		}
+		if (config_client_ca(c)[0] == '\0') {
+			log_err("config: [server] client_ca (or [ca] cert) is "
+			    "required to check agents' client certificates");
+			return VIGIL_ECONFIG;
+		}
+		return 0;
 	}
 	if (!config_is_loopback(c->listen)) {
 		log_err("config: refusing plain HTTP on %s: insecure_http is "

@@ -54,7 +54,7 @@ enum ear_tier
 ear_status(const struct ear *e)
 {
 	const int v[] = { e->instance_identity, e->hardware, e->executables,
-	    e->configuration };
+	    e->configuration, e->runtime_opaque };
 	enum ear_tier worst = EAR_TIER_NONE, t;
 	size_t i;
 
@@ -113,6 +113,7 @@ ear_to_appraisal(const struct ear *e, int64_t at, struct appraisal *out)
 	CLAIM("hardware", e->hardware);
 	CLAIM("executables", e->executables);
 	CLAIM("configuration", e->configuration);
+	CLAIM("runtime-opaque", e->runtime_opaque);
 #undef CLAIM
 	for (i = 0; i < e->n_reasons; i++)
 		if (json_array_append_new(rs, json_string(e->reasons[i])) != 0)

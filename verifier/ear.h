@@ -32,6 +32,7 @@ struct ear {
 	int hardware;
 	int executables;
 	int configuration;
+	int runtime_opaque;	/* the SMM runtime measurement (issue 3) */
 	int force_none;		/* status none whatever the vector (stale) */
 	size_t n_reasons;
 	char reasons[EAR_MAX_REASONS][EAR_REASON_LEN];

@@ -11,9 +11,18 @@
 #include <time.h>
 
 #include "err.h"
+#include "evbus.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
+#include "ratelimit.h"
+#include "results.h"
+#include "routes_computations.h"
+#include "routes_smm.h"
+#include "routes_vms.h"
+#include "tls.h"
 #include "tokens.h"
+#include "webhooks.h"
 
 #define P HTTP_BODY_MAX_PROTO
 #define J HTTP_BODY_MAX
@@ -38,11 +47,96 @@ const struct http_route http_routes[] = {
 	    HTTP_AUTH_OPERATOR, J },
 	{ "PUT", "/v1/reference-values", routes_refvals_put,
 	    HTTP_AUTH_OPERATOR, J },
+	/* Computations: tenant or operator tokens, checked by the handlers
+	 * (routes_computations.c), which also scope every object to its
+	 * tenant. */
+	{ "POST", "/v1/computations", routes_comp_create, HTTP_AUTH_NONE, J },
+	{ "GET", "/v1/computations", routes_comp_list, HTTP_AUTH_NONE, J },
+	{ "GET", "/v1/computations/{id}", routes_comp_get, HTTP_AUTH_NONE, J },
+	{ "POST", "/v1/computations/{id}/replays", routes_comp_replay,
+	    HTTP_AUTH_NONE, J },
+	{ "GET", "/v1/replays/{id}", routes_replay_get, HTTP_AUTH_NONE, J },
+	{ "PUT", "/v1/blobs/{id}", routes_blob_put, HTTP_AUTH_NONE,
+	    COMP_BLOB_BODY_MAX },
+	/* VMs (routes_vms.c): tenant routes scoped to the owning tenant by
+	 * the handlers; agent routes for vTPM enrolment and migration. */
+	{ "POST", "/v1/vms", routes_vms_create, HTTP_AUTH_NONE, J },
+	{ "GET", "/v1/vms", routes_vms_list, HTTP_AUTH_NONE, J },
+	{ "GET", "/v1/vms/{id}", routes_vms_get, HTTP_AUTH_NONE, J },
+	{ "POST", "/v1/vms/{id}/attest", routes_vms_attest, HTTP_AUTH_NONE,
+	    J },
+	{ "GET", "/v1/vm-attestations/{id}", routes_vms_attestation_get,
+	    HTTP_AUTH_NONE, J },
+	{ "GET", "/v1/guest-reference-values", routes_vms_refvals_get,
+	    HTTP_AUTH_NONE, J },
+	{ "PUT", "/v1/guest-reference-values", routes_vms_refvals_put,
+	    HTTP_AUTH_NONE, J },
+	{ "GET", "/v1/nodes/{id}/mige-key", routes_nodes_mige_key,
+	    HTTP_AUTH_OPERATOR, J },
+	{ "POST", "/v1/agents/{id}/vtpms", routes_vms_vtpm_register,
+	    HTTP_AUTH_AGENT, J },
+	{ "POST", "/v1/agents/{id}/vtpms/activate", routes_vms_vtpm_activate,
+	    HTTP_AUTH_AGENT, J },
+	{ "POST", "/v1/agents/{id}/vtpms/migrate", routes_vms_migrate,
+	    HTTP_AUTH_AGENT, P },
+	{ "POST", "/v1/agents/{id}/mige-key", routes_vms_agent_mige_key,
+	    HTTP_AUTH_AGENT, J },
+	/* Signed results, events and webhooks: tenant or operator tokens,
+	 * checked and scoped by the handlers (results.c, evbus.c,
+	 * webhooks.c). One results route per kind of object. */
+	{ "GET", "/v1/results/node/{id}", routes_results_get, HTTP_AUTH_NONE,
+	    J },
+	{ "GET", "/v1/results/vm/{id}", routes_results_get, HTTP_AUTH_NONE,
+	    J },
+	{ "GET", "/v1/results/computation/{id}", routes_results_get,
+	    HTTP_AUTH_NONE, J },
+	{ "GET", "/v1/verifier/jwks", routes_jwks_get, HTTP_AUTH_NONE, J },
+	{ "GET", "/v1/events", routes_events_get, HTTP_AUTH_NONE, J },
+	{ "GET", "/v1/webhooks", routes_webhooks_get, HTTP_AUTH_NONE, J },
+	{ "PUT", "/v1/webhooks", routes_webhooks_put, HTTP_AUTH_NONE, J },
+	{ "DELETE", "/v1/webhooks", routes_webhooks_delete, HTTP_AUTH_NONE,
+	    J },
+	/* SMM (routes_smm.c): smm-key for operators and tenants, keys for
+	 * their owning tenant, checked by the handlers. */
+	{ "GET", "/v1/nodes/{id}/smm-key", routes_smm_key, HTTP_AUTH_NONE, J },
+	{ "GET", "/v1/nodes/{id}/smm-log", routes_smm_log, HTTP_AUTH_OPERATOR,
+	    J },
+	{ "POST", "/v1/keys", routes_keys_create, HTTP_AUTH_NONE, J },
+	{ "GET", "/v1/keys/{id}/uses", routes_keys_uses, HTTP_AUTH_NONE, J },
 	{ "GET", "/v1/openapi.json", routes_openapi, HTTP_AUTH_NONE, J },
+	{ "GET", "/v1/audit", routes_audit_list, HTTP_AUTH_OPERATOR, J },
+	/* Operator-only when [server] metrics_token_required (checked by
+	 * the handler). */
+	{ "GET", "/metrics", routes_metrics, HTTP_AUTH_NONE, J },
 	{ "GET", "/healthz", routes_healthz, HTTP_AUTH_NONE, J },
 	{ "GET", "/readyz", routes_readyz, HTTP_AUTH_NONE, J },
 };
 const size_t http_routes_n = sizeof(http_routes) / sizeof(http_routes[0]);
+
+/* Flags of routes (http.h): expensive routes are rate-limited; agent
+ * routes need a client certificate unless they are enrolment. Add new
+ * expensive routes (e.g. POST /v1/vms/{id}/attest) here; test_tls checks
+ * that every entry names a route of http_routes. */
+const struct http_route_flag http_route_flags[] = {
+	{ "POST", "/v1/agents", HTTP_ENROL | HTTP_RL_EXPENSIVE },
+	{ "POST", "/v1/agents/{id}/activate", HTTP_ENROL },
+	{ "POST", "/v1/computations/{id}/replays", HTTP_RL_EXPENSIVE },
+	{ "POST", "/v1/vms/{id}/attest", HTTP_RL_EXPENSIVE },
+};
+const size_t http_route_flags_n =
+    sizeof(http_route_flags) / sizeof(http_route_flags[0]);
+
+unsigned
+http_route_flags_of(const struct http_route *r)
+{
+	size_t i;
+
+	for (i = 0; i < http_route_flags_n; i++)
+		if (strcmp(http_route_flags[i].method, r->method) == 0 &&
+		    strcmp(http_route_flags[i].pattern, r->pattern) == 0)
+			return http_route_flags[i].flags;
+	return 0;
+}
 
 #undef P
 #undef J
@@ -50,6 +144,8 @@ const size_t http_routes_n = sizeof(http_routes) / sizeof(http_routes[0]);
 struct http_server {
 	struct MHD_Daemon *d;
 	struct vctx *vc;
+	struct tls_ctx *tls;		/* NULL: plain HTTP (loopback) */
+	struct ratelimit *rl;		/* HTTP_RL_EXPENSIVE routes */
 };
 
 /* Per-request state, from the first call of the access handler to the
@@ -64,7 +160,40 @@ struct http_conn {
 	unsigned status;
 	const char *method;
 	char path[256];
+	int64_t t0_us;			/* first call, monotonic */
+	unsigned retry_after;		/* Retry-After of a 429, seconds */
+	unsigned flags;			/* http_route_flags_of(route) */
+	char peer[64];
 };
+
+static int64_t
+http_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The client address as text ("127.0.0.1"), or "-". */
+static void
+http_peer(struct MHD_Connection *conn, char *out, size_t cap)
+{
+	const union MHD_ConnectionInfo *ci;
+	const struct sockaddr *sa;
+
+	snprintf(out, cap, "-");
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || (sa = ci->client_addr) == NULL)
+		return;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+		    out, (socklen_t)cap);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6,
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+		    (socklen_t)cap);
+}
 
 static int
 http_segment_ok(const char *s, size_t n)
@@ -195,6 +324,35 @@ http_query(const struct http_req *req, const char *key)
 	    key);
 }
 
+int
+http_audit(const struct http_req *req, const char *action,
+    const char *object, const char *fmt, ...)
+{
+	char who[160], detail[512];
+	va_list ap;
+	int e;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	if (req->role != NULL && req->token_id[0] != '\0')
+		snprintf(who, sizeof(who), "%s%s%s token=%s peer=%s", req->role,
+		    req->tenant != NULL && req->tenant[0] != '\0' ? ":" : "",
+		    req->tenant != NULL ? req->tenant : "", req->token_id,
+		    req->peer);
+	else if (req->token_id[0] != '\0')
+		snprintf(who, sizeof(who), "token=%s peer=%s", req->token_id,
+		    req->peer);
+	else
+		snprintf(who, sizeof(who), "anonymous peer=%s", req->peer);
+	if ((e = store_audit(req->vc->store, who, action,
+	    object != NULL ? object : "", detail)) != 0)
+		log_err("audit: cannot record action=%s object=%s by %s: %s",
+		    action, object != NULL ? object : "", who,
+		    vigil_strerror(e));
+	return e;
+}
+
 void
 http_time(int64_t t, char out[32])
 {
@@ -248,6 +406,16 @@ http_send(struct MHD_Connection *conn, struct http_conn *c,
 {
 	struct MHD_Response *r;
 
+	if (resp->stream != NULL) {
+		r = resp->stream;
+		resp->stream = NULL;
+		if (MHD_queue_response(conn, resp->status, r) == MHD_YES) {
+			c->responded = 1;
+			c->status = resp->status;
+		}
+		MHD_destroy_response(r);
+		return;
+	}
 	if (resp->status == 0)
 		http_problem(resp, 500, "internal", "Internal error",
 		    "the handler produced no response");
@@ -259,6 +427,12 @@ http_send(struct MHD_Connection *conn, struct http_conn *c,
 		MHD_add_response_header(r, "Content-Type", resp->content_type);
 	if (resp->status == 401)
 		MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+	if (resp->status == 429 && c->retry_after > 0) {
+		char ra[16];
+
+		snprintf(ra, sizeof(ra), "%u", c->retry_after);
+		MHD_add_response_header(r, "Retry-After", ra);
+	}
 	if (MHD_queue_response(conn, resp->status, r) == MHD_YES) {
 		c->responded = 1;
 		c->status = resp->status;
@@ -304,9 +478,10 @@ static void
 http_dispatch(struct http_server *s, struct MHD_Connection *conn,
     struct http_conn *c)
 {
-	struct http_resp resp = { 0, NULL, BUF_INIT };
+	struct http_resp resp = { 0, NULL, BUF_INIT, NULL };
 	struct http_req req;
 	struct token_rec tok;
+	int64_t t0;
 	int e;
 
 	memset(&req, 0, sizeof(req));
@@ -317,10 +492,18 @@ http_dispatch(struct http_server *s, struct MHD_Connection *conn,
 	snprintf(req.id, sizeof(req.id), "%s", c->id);
 	req.body = c->body.data != NULL ? c->body.data : (const uint8_t *)"";
 	req.body_len = c->body.len;
+	snprintf(req.peer, sizeof(req.peer), "%s", c->peer);
+	if (tokens_id_of_header(MHD_lookup_connection_value(conn,
+	    MHD_HEADER_KIND, "Authorization"), req.token_id) != 0)
+		req.token_id[0] = '\0';
 	if (c->route->auth == HTTP_AUTH_OPERATOR &&
 	    http_authorize(s, &req, &tok, &resp) != 0)
 		goto send;
+	t0 = http_now_us();
 	e = c->route->fn(&req, &resp);
+	if (c->route->fn == routes_agents_evidence)
+		metrics_observe(METRICS_INGEST,
+		    (double)(http_now_us() - t0) / 1e6);
 	if (e != 0 && resp.status == 0)
 		http_problem(&resp, 500, "internal", "Internal error",
 		    "%s %s failed: %s", c->method, c->path,
@@ -334,7 +517,7 @@ static void
 http_early(struct MHD_Connection *conn, struct http_conn *c, unsigned status,
     const char *slug, const char *title, const char *detail)
 {
-	struct http_resp resp = { 0, NULL, BUF_INIT };
+	struct http_resp resp = { 0, NULL, BUF_INIT, NULL };
 
 	http_problem(&resp, status, slug, title, "%s", detail);
 	http_send(conn, c, &resp);
@@ -355,6 +538,69 @@ http_too_big(struct MHD_Connection *conn, struct http_conn *c)
 	http_early(conn, c, 413, "too-large", "Request body too large", d);
 }
 
+/* Agent routes other than enrolment need a client certificate from the
+ * agent CA naming the agent of the path. 0 if the request may go on;
+ * otherwise the refusal is queued. */
+static int
+http_gate_agent(struct http_server *s, struct MHD_Connection *conn,
+    struct http_conn *c)
+{
+	enum tls_peer p;
+
+	if (c->route->auth != HTTP_AUTH_AGENT ||
+	    (c->flags & HTTP_ENROL) || s->tls == NULL)
+		return 0;
+	p = tls_check_agent(s->tls, conn,
+	    strstr(c->route->pattern, "{id}") != NULL ? c->id : NULL);
+	if (p == TLS_PEER_OK)
+		return 0;
+	if (p == TLS_PEER_OTHER_ID)
+		http_early(conn, c, 403, "wrong-agent", "Forbidden",
+		    "the client certificate names another agent");
+	else
+		http_early(conn, c, 401, "client-certificate", "Unauthorized",
+		    p == TLS_PEER_NONE ? "this route needs the agent's "
+		    "client certificate (mutual TLS)" : "the client "
+		    "certificate is not from this verifier's agent CA, or "
+		    "has expired");
+	return VIGIL_EDENIED;
+}
+
+/* Expensive routes: one token from the client address's bucket and one
+ * from the bearer token's, if any. */
+static int
+http_gate_rate(struct http_server *s, struct MHD_Connection *conn,
+    struct http_conn *c)
+{
+	char key[80], tid[TOKEN_ID_LEN + 1], d[160];
+	unsigned ra = 0;
+	int64_t now = http_now_us() / 1000;
+	const char *who;
+	int e;
+
+	if (!(c->flags & HTTP_RL_EXPENSIVE) || s->rl == NULL)
+		return 0;
+	snprintf(key, sizeof(key), "addr:%s", c->peer);
+	who = "client address";
+	e = ratelimit_take(s->rl, key, now, &ra);
+	if (e == 0 && tokens_id_of_header(MHD_lookup_connection_value(conn,
+	    MHD_HEADER_KIND, "Authorization"), tid) == 0) {
+		snprintf(key, sizeof(key), "token:%s", tid);
+		who = "token";
+		e = ratelimit_take(s->rl, key, now, &ra);
+	}
+	if (e == 0)
+		return 0;
+	log_warn("http: rate limited method=%s path=%s peer=%s by=%s "
+	    "retry_after_s=%u", c->method, c->path, c->peer,
+	    who[0] == 't' ? "token" : "address", ra);
+	c->retry_after = ra;
+	snprintf(d, sizeof(d), "over %u expensive requests a minute for this "
+	    "%s; retry in %u s", s->vc->cfg->expensive_per_minute, who, ra);
+	http_early(conn, c, 429, "rate-limited", "Too many requests", d);
+	return VIGIL_EDENIED;
+}
+
 static enum MHD_Result
 http_access(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload,
@@ -371,8 +617,10 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
 		if ((c = calloc(1, sizeof(*c))) == NULL)
 			return MHD_NO;
 		*con_cls = c;
+		c->t0_us = http_now_us();
 		c->method = method;
 		snprintf(c->path, sizeof(c->path), "%s", url);
+		http_peer(conn, c->peer, sizeof(c->peer));
 		e = http_route_find(method, url, &c->route, c->id,
 		    sizeof(c->id));
 		if (e == VIGIL_ENOTFOUND) {
@@ -385,6 +633,10 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
 			    "this path does not take this method");
 			return MHD_YES;
 		}
+		c->flags = http_route_flags_of(c->route);
+		if (http_gate_agent(s, conn, c) != 0 ||
+		    http_gate_rate(s, conn, c) != 0)
+			return MHD_YES;
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		    "Content-Length");
 		if (cl != NULL) {
@@ -427,9 +679,13 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	if (c == NULL)
 		return;
-	log_debug("http: %s %s -> %u%s", c->method, c->path, c->status,
-	    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
-	    " (connection ended early)");
+	metrics_request(c->route != NULL ? (size_t)(c->route - http_routes) :
+	    http_routes_n, c->status);
+	log_info("http: method=%s route=%s status=%u duration_ms=%.1f "
+	    "peer=%s%s", c->method, c->route != NULL ? c->route->pattern :
+	    "unmatched", c->status, (double)(http_now_us() - c->t0_us) / 1e3,
+	    c->peer, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
+	    " ended=early");
 	buf_free(&c->body);
 	free(c);
 	*con_cls = NULL;
@@ -454,7 +710,11 @@ http_start(struct vctx *vc, struct http_server **out)
 	struct sockaddr_storage ss;
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	/* Suspend/resume: idle event streams (evbus.c) are parked, not
+	 * polled, and hold no thread. */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+	    MHD_ALLOW_SUSPEND_RESUME;
+	struct MHD_OptionItem tlsopt[5];
 	struct http_server *s;
 	int e;
 
@@ -476,6 +736,29 @@ http_start(struct vctx *vc, struct http_server **out)
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return VIGIL_ENOMEM;
 	s->vc = vc;
+	memset(tlsopt, 0, sizeof(tlsopt));
+	tlsopt[0].option = MHD_OPTION_END;
+	if (!vc->cfg->insecure_http) {
+		if ((e = tls_load(vc->cfg, &s->tls)) != 0)
+			goto fail;
+		/* The agent CA as trust: MHD then asks every client for a
+		 * certificate; http_gate_agent checks it. */
+		tlsopt[0].option = MHD_OPTION_HTTPS_MEM_KEY;
+		tlsopt[0].ptr_value = s->tls->key_pem;
+		tlsopt[1].option = MHD_OPTION_HTTPS_MEM_CERT;
+		tlsopt[1].ptr_value = s->tls->cert_pem;
+		tlsopt[2].option = MHD_OPTION_HTTPS_MEM_TRUST;
+		tlsopt[2].ptr_value = s->tls->ca_pem;
+		/* TLS 1.2 and 1.3 only. */
+		tlsopt[3].option = MHD_OPTION_HTTPS_PRIORITIES;
+		tlsopt[3].ptr_value =
+		    (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2";
+		tlsopt[4].option = MHD_OPTION_END;
+		flags |= MHD_USE_TLS;
+	}
+	if (vc->cfg->expensive_per_minute > 0 &&
+	    (e = ratelimit_new(vc->cfg->expensive_per_minute, &s->rl)) != 0)
+		goto fail;
 	s->d = MHD_start_daemon(flags, vc->cfg->port, NULL, NULL,
 	    http_access, s,
 	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, s,
@@ -484,17 +767,30 @@ http_start(struct vctx *vc, struct http_server **out)
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)vc->cfg->conn_limit,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)vc->cfg->conn_timeout_s,
 	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, s,
+	    MHD_OPTION_ARRAY, tlsopt,
 	    MHD_OPTION_END);
 	if (s->d == NULL) {
-		log_err("http: cannot listen on %s port %u", vc->cfg->listen,
-		    (unsigned)vc->cfg->port);
-		free(s);
-		return VIGIL_ENET;
+		log_err("http: cannot listen on %s port %u%s (see the "
+		    "libmicrohttpd line above)", vc->cfg->listen,
+		    (unsigned)vc->cfg->port, s->tls != NULL ? " with TLS" : "");
+		e = VIGIL_ENET;
+		goto fail;
 	}
-	log_info("http: listening on %s port %u (plain HTTP, loopback only)",
-	    vc->cfg->listen, (unsigned)http_port(s));
+	if (s->tls != NULL)
+		log_info("http: listening on %s port %u (HTTPS; agents by "
+		    "mutual TLS, client CA %s)", vc->cfg->listen,
+		    (unsigned)http_port(s), config_client_ca(vc->cfg));
+	else
+		log_warn("http: listening on %s port %u (plain HTTP, loopback "
+		    "only, no client certificates: development only)",
+		    vc->cfg->listen, (unsigned)http_port(s));
 	*out = s;
 	return 0;
+ fail:
+	tls_free(s->tls);
+	ratelimit_free(s->rl);
+	free(s);
+	return e;
 }
 
 uint16_t
@@ -511,6 +807,10 @@ http_stop(struct http_server *s)
 {
 	if (s == NULL)
 		return;
+	/* No connection may stay suspended when the daemon stops. */
+	evbus_end_streams();
 	MHD_stop_daemon(s->d);
+	tls_free(s->tls);
+	ratelimit_free(s->rl);
 	free(s);
 }

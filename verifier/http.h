@@ -34,7 +34,8 @@ int http_load_tpm_cas(const struct vconfig *cfg, X509_STORE **out);
 
 enum http_auth {
 	HTTP_AUTH_NONE = 0,	/* health, openapi */
-	HTTP_AUTH_AGENT,	/* agents: mTLS later; evidence is TPM-signed */
+	HTTP_AUTH_AGENT,	/* agents: mTLS client certificate (HTTP_ENROL:
+				 * none); evidence is TPM-signed besides */
 	HTTP_AUTH_OPERATOR,
 };
 
@@ -48,12 +49,18 @@ struct http_req {
 	size_t body_len;
 	const char *role;		/* "operator"/"tenant" or NULL */
 	const char *tenant;
+	char token_id[16];		/* bearer token's id, or "" */
+	char peer[64];			/* client address */
 };
 
 struct http_resp {
 	unsigned status;
 	const char *content_type;
 	struct buf body;
+	/* A struct MHD_Response * the handler made itself (a stream, e.g.
+	 * GET /v1/events): queued with status instead of body; http.c
+	 * destroys its reference. */
+	void *stream;
 };
 
 typedef int (*http_handler)(struct http_req *req, struct http_resp *resp);
@@ -65,6 +72,24 @@ struct http_route {
 	enum http_auth auth;
 	size_t body_max;
 };
+
+/* Route flags, kept in http.c's http_route_flags[] table beside the
+ * router (method and pattern as in http_routes[]): */
+#define HTTP_RL_EXPENSIVE 0x1u	/* rate-limited per token and per address
+				 * ([limits] expensive_per_minute): 429 */
+#define HTTP_ENROL 0x2u		/* HTTP_AUTH_AGENT without a client
+				 * certificate (registration, activation);
+				 * every other agent route needs one naming
+				 * the {id} of its path (401/403) */
+struct http_route_flag {
+	const char *method;
+	const char *pattern;
+	unsigned flags;
+};
+extern const struct http_route_flag http_route_flags[];
+extern const size_t http_route_flags_n;
+/* The flags of a route (0 if it has none). */
+unsigned http_route_flags_of(const struct http_route *r);
 
 extern const struct http_route http_routes[];
 extern const size_t http_routes_n;
@@ -86,6 +111,14 @@ int http_json(struct http_resp *resp, unsigned status, void *json);
 int http_proto(struct http_resp *resp, const uint8_t *p, size_t n);
 /* A query argument, or NULL. */
 const char *http_query(const struct http_req *req, const char *key);
+
+/* Records an operator or tenant change in the audit log: who (role,
+ * tenant and token id of req, or "anonymous"), action ("token.revoke",
+ * "reference-values.put"), object (an id, or "") and a detail. Failures
+ * are logged and returned; the change itself stands. */
+int http_audit(const struct http_req *req, const char *action,
+    const char *object, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* RFC 3339 UTC of unix seconds ("2026-11-23T04:00:00Z"). */
 void http_time(int64_t t, char out[32]);
@@ -111,5 +144,7 @@ int routes_refvals_put(struct http_req *req, struct http_resp *resp);
 int routes_healthz(struct http_req *req, struct http_resp *resp);
 int routes_readyz(struct http_req *req, struct http_resp *resp);
 int routes_openapi(struct http_req *req, struct http_resp *resp);
+int routes_metrics(struct http_req *req, struct http_resp *resp);
+int routes_audit_list(struct http_req *req, struct http_resp *resp);
 
 #endif

@@ -11,13 +11,17 @@
 
 #include "agentca.h"
 #include "appraise_quote.h"
+#include "routes_smm.h"
+#include "routes_vms.h"
 #include "ear.h"
 #include "err.h"
 #include "http.h"
 #include "log.h"
 #include "makecred.h"
+#include "metrics.h"
 #include "nonce.h"
 #include "refvals.h"
+#include "routes_computations.h"
 #include "store.h"
 #include "tpm_parse.h"
 #include "vigil.pb-c.h"
@@ -469,7 +473,8 @@ routes_agents_nonce(struct http_req *req, struct http_resp *resp)
  * items[] (chunks[] keeps the unpacked messages alive). */
 static int
 agents_evidence_items(const Vigil__Evidence *ev, struct item_in *items,
-    Vigil__EventLogChunk **chunks, char *why, size_t whylen)
+    Vigil__EventLogChunk **chunks, struct smm_push *smm, char *why,
+    size_t whylen)
 {
 	const Vigil__EvidenceItem *it;
 	Vigil__Gap *gap;
@@ -527,6 +532,18 @@ agents_evidence_items(const Vigil__Evidence *ev, struct item_in *items,
 			    (unsigned long long)gap->last_seq, gap->reason);
 			vigil__gap__free_unpacked(gap, NULL);
 			break;
+		case VIGIL__ITEM_KIND__ITEM_CHECKPOINT:
+		case VIGIL__ITEM_KIND__ITEM_COMPUTATION_END:
+			/* appraised after the commit (routes_comp_evidence) */
+			break;
+		case VIGIL__ITEM_KIND__ITEM_VM_ATTESTATION:
+			/* appraised after the commit (routes_vms_evidence) */
+			break;
+		case VIGIL__ITEM_KIND__ITEM_SMM_LOG:
+			/* appraised with the quote (routes_smm_appraise) */
+			if (routes_smm_item(smm, i, it, why, whylen) != 0)
+				return VIGIL_EINVAL;
+			break;
 		default:
 			snprintf(why, whylen, "item %zu: unknown kind %d", i,
 			    (int)it->kind);
@@ -546,9 +563,10 @@ agents_evlog_get(void *ctx, const char *agent_id, uint32_t boot,
 static int
 agents_evidence_reply(struct http_req *req, struct http_resp *resp,
     const char *id, const struct evidence_result *er,
-    const struct ear *ear)
+    const struct ear *ear, struct smm_push *smm)
 {
 	Vigil__EvidenceReply out = VIGIL__EVIDENCE_REPLY__INIT;
+	struct routes_vms_reply *vms = NULL;
 	char *reasons[EAR_MAX_REASONS];
 	uint8_t nonce[NONCE_LEN], *packed;
 	size_t i, plen;
@@ -566,10 +584,19 @@ agents_evidence_reply(struct http_req *req, struct http_resp *resp,
 	out.status = (char *)ear_tier_name(ear_status(ear));
 	out.n_reasons = ear->n_reasons;
 	out.reasons = reasons;
+	routes_smm_reply(req->vc, id, ear_status(ear), smm, &out);
+	if (routes_vms_reply_fill(req->vc, id, &out, &vms) != 0)
+		log_warn("evidence: agent=%s VM work not added to the reply",
+		    id);
 	plen = vigil__evidence_reply__get_packed_size(&out);
-	if ((packed = malloc(plen)) == NULL)
+	if ((packed = malloc(plen)) == NULL) {
+		free(out.smm_wrapped_keys);
+		routes_vms_reply_free(vms);
 		return VIGIL_ENOMEM;
+	}
 	vigil__evidence_reply__pack(&out, packed);
+	free(out.smm_wrapped_keys);
+	routes_vms_reply_free(vms);
 	e = http_proto(resp, packed, plen);
 	free(packed);
 	return e;
@@ -613,6 +640,10 @@ agents_evidence_commit(struct http_req *req, struct http_resp *resp,
 		agents_store_error(resp, "committing evidence", e);
 		goto out;
 	}
+	routes_comp_evidence(req->vc, a, items, n, outc, &ao->qs,
+	    ear_tier_name(ear_status(&ao->ear)));
+	routes_vms_evidence(req->vc, a, items, n, outc,
+	    ear_tier_name(ear_status(&ao->ear)), ao->quote_ok);
 	for (i = 0; i < n; i++)
 		if (outc[i] == ITEM_CONFLICT)
 			log_warn("evidence: agent=%s item epoch=%llu seq=%llu "
@@ -716,14 +747,19 @@ routes_agents_evidence(struct http_req *req, struct http_resp *resp)
 	struct quote_state prev;
 	struct refvals *refs = NULL;
 	struct agent_rec a;
+	struct smm_push smm;
+	struct timespec t0, t1;
 	char why[200], joined[1024];
 	size_t i;
 	int e, have_prev = 0, have_out = 0;
 
 	memset(&a, 0, sizeof(a));
 	memset(&er, 0, sizeof(er));
+	memset(&smm, 0, sizeof(smm));
 	if ((ev = agents_evidence_unpack(req, resp)) == NULL)
 		goto done;
+	if ((e = routes_smm_push_init(&smm, ev->n_items)) != 0)
+		goto fail;
 	if (agents_get(req, resp, 1, &a, "evidence") != 0)
 		goto done;
 	if (ev->n_items > 0 && ((items = calloc(ev->n_items,
@@ -732,7 +768,8 @@ routes_agents_evidence(struct http_req *req, struct http_resp *resp)
 		e = VIGIL_ENOMEM;
 		goto fail;
 	}
-	if (agents_evidence_items(ev, items, chunks, why, sizeof(why)) != 0) {
+	if (agents_evidence_items(ev, items, chunks, &smm, why,
+	    sizeof(why)) != 0) {
 		agents_bad(resp, "evidence", why);
 		goto done;
 	}
@@ -751,9 +788,17 @@ routes_agents_evidence(struct http_req *req, struct http_resp *resp)
 	in.evlog_ctx = vc->store;
 	in.learn = vc->cfg->learn_refvals;
 	in.now = (int64_t)time(NULL);
-	if ((e = appraise_quote(&in, &ao)) != 0)
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	e = appraise_quote(&in, &ao);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	metrics_observe(METRICS_APPRAISAL, (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	if (e != 0)
 		goto fail;
 	have_out = 1;
+	if (ao.nonce_err == 0 &&
+	    (e = routes_smm_appraise(vc, a.id, ev, &ao, &smm)) != 0)
+		goto fail;
 	ear_reasons_join(&ao.ear, joined, sizeof(joined));
 	if (ao.nonce_err != 0) {
 		log_warn("evidence: refused: agent=%s check=nonce %s", a.id,
@@ -771,7 +816,13 @@ routes_agents_evidence(struct http_req *req, struct http_resp *resp)
 	if (agents_evidence_commit(req, resp, &a, items, ev->n_items, &ao,
 	    &er) != 0)
 		goto done;
-	if ((e = agents_evidence_reply(req, resp, a.id, &er, &ao.ear)) != 0)
+	if (ao.quote_ok && routes_smm_commit(vc, a.id, &smm) != 0) {
+		agents_store_error(resp, "committing the SMM chain state",
+		    VIGIL_EDB);
+		goto done;
+	}
+	if ((e = agents_evidence_reply(req, resp, a.id, &er, &ao.ear,
+	    &smm)) != 0)
 		goto fail;
 	goto done;
  fail:
@@ -789,6 +840,7 @@ routes_agents_evidence(struct http_req *req, struct http_resp *resp)
 				    chunks[i], NULL);
 	free(chunks);
 	free(items);
+	routes_smm_push_free(&smm);
 	agent_rec_free(&a);
 	if (ev != NULL)
 		vigil__evidence__free_unpacked(ev, NULL);

@@ -277,8 +277,7 @@ routes_nodes_reenrol(struct http_req *req, struct http_resp *resp)
 		nodes_store_error(resp, "approving re-enrolment", e);
 		return 0;
 	}
-	store_audit(req->vc->store, "operator", "re-enrol", req->id,
-	    "approved a new EK/AK once");
+	http_audit(req, "re-enrol", req->id, "approved a new EK/AK once");
 	log_info("re-enrol: approved for agent=%s", req->id);
 	return http_json(resp, 200, json_pack("{s:s, s:b}", "id", req->id,
 	    "reenrol_approved", 1));
@@ -342,8 +341,8 @@ routes_refvals_put(struct http_req *req, struct http_resp *resp)
 		nodes_store_error(resp, "storing reference values", e);
 		return 0;
 	}
-	store_audit(req->vc->store, "operator", "reference-values.put", "",
-	    "new version");
+	http_audit(req, "reference-values.put", "", "version %lld",
+	    (long long)version);
 	log_info("reference-values: version %lld stored", (long long)version);
 	return http_json(resp, 200, json_pack("{s:I}", "version",
 	    (json_int_t)version));

@@ -17,6 +17,9 @@
 #   agent_kill NAME SIGNAL, agent_start NAME
 #   verifier_kill [SIGNAL], verifier_start
 #   api PATH                    GET with the operator token, prints the body
+#   The cluster runs HTTPS with mTLS (E2E_INSECURE_HTTP=1: plain HTTP); after
+#   cluster_start, CURL_CA_BUNDLE and VIGIL_CACERT name its server CA, so a
+#   test's own curl and vigil calls trust the verifier.
 #   e2e_fail MESSAGE            prints "FAIL: MESSAGE" and exits 1
 #   e2e_log MESSAGE             a timestamped progress line
 
@@ -95,8 +98,14 @@ cluster_start() {
 	trap cluster_stop EXIT
 	trap 'exit 1' INT TERM
 	e2e_log "starting a cluster of $n nodes ($ek EKs, interval $E2E_INTERVAL_MS ms) in $CLUSTER_DIR"
+	[ -n "${E2E_INSECURE_HTTP:-}" ] && export DC_INSECURE_HTTP=1
 	dc_start "$CLUSTER_DIR" "$n" "$E2E_INTERVAL_MS" "$ek" ||
 		e2e_fail "the cluster did not start (see the lines above)"
+	if ! dc_insecure "$CLUSTER_DIR"; then
+		export CURL_CA_BUNDLE VIGIL_CACERT
+		CURL_CA_BUNDLE=$(dc_cacert "$CLUSTER_DIR")
+		VIGIL_CACERT=$CURL_CA_BUNDLE
+	fi
 }
 
 node_id() { dc_node_id "$CLUSTER_DIR" "$1"; }

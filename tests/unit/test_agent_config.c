@@ -39,7 +39,8 @@ test_agent_config_example_parses(void **state)
 
 	assert_int_equal(agent_config_load("deploy/examples/agent.conf", &c,
 	    err, sizeof(err)), 0);
-	assert_string_equal(c.verifier_url, "http://127.0.0.1:8443");
+	assert_string_equal(c.verifier_url, "https://127.0.0.1:8443");
+	assert_string_equal(c.verifier_ca, "/etc/vigil/server-ca.pem");
 	assert_string_equal(c.tcti, "swtpm:host=127.0.0.1,port=2321");
 	assert_int_equal(c.ek, TPM_EK_RSA);
 	assert_string_equal(c.state_dir, "/var/lib/vigil");
