@@ -226,7 +226,8 @@ vtpm_start(const char *dir)
 	for (attempt = 0; attempt < 5; attempt++) {
 		if (RAND_bytes((uint8_t *)&r, sizeof(r)) != 1)
 			return VIGIL_ECRYPTO;
-		port = 40000 + (r % 10000) * 2;
+		/* below the kernel's ephemeral range (32768-) */
+		port = 10000 + (r % 11000) * 2;
 		if (!vtpm_port_free(port))
 			continue;
 		snprintf(srv, sizeof(srv),

@@ -29,6 +29,8 @@ case $BUILD in
 esac
 # shellcheck source=../tests/lib/swtpm.sh
 . "$dc_top/tests/lib/swtpm.sh"
+# shellcheck source=demo-pse.sh
+. "$dc_top/deploy/demo-pse.sh"
 
 DC_TENANTS=(acme globex)
 dc_used_ports=" "
@@ -66,18 +68,22 @@ dc_need_bins() {
 }
 
 # A free TCP port on 127.0.0.1 (and the one after it when $1 = pair), not
-# handed out before by this shell.
+# handed out before by this shell, in dc_port. The ports come from below
+# the kernel's ephemeral range (ip_local_port_range), so an outgoing
+# connection cannot take one between this check and the bind.
 dc_free_port() {
-	local want=${1:-one} p i
+	local want=${1:-one} p i low=32768
+	read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || low=32768
+	[ "$low" -gt 12000 ] || low=32768
 	for i in $(seq 200); do
-		p=$((20000 + RANDOM % 30000))
+		p=$((10000 + RANDOM % (low - 10002)))
 		case $dc_used_ports in *" $p "* | *" $((p + 1)) "*) continue ;; esac
 		dc_port_free "$p" || continue
 		if [ "$want" = pair ]; then
 			dc_port_free $((p + 1)) || continue
 		fi
 		dc_used_ports="$dc_used_ports$p $((p + 1)) "
-		echo "$p"
+		dc_port=$p
 		return 0
 	done
 	dc_err "no free TCP port found on 127.0.0.1"
@@ -186,6 +192,7 @@ interval_ms = $interval
 stale_intervals = 3
 nonce_ttl_ms = 60000
 tpm_ca = $ca/issuercert.pem, $ca/swtpm-localca-rootca-cert.pem
+$([ -f "$dir/pki/platform-ca.pem" ] && echo "platform_ca = $dir/pki/platform-ca.pem")
 learn_reference_values = yes
 [ca]
 cert = $dir/pki/agent-ca.pem
@@ -400,8 +407,10 @@ dc_node_prepare() {
 	echo "$ek" >"$nd/ek"
 	dc_boot_files "$nd"
 	swtpm_provision "$nd" >/dev/null || return 1
-	port=$(dc_free_port pair) || return 1
+	dc_free_port pair || return 1
+	port=$dc_port
 	echo "$port" >"$nd/tpm_port"
+	dc_pse_prepare "$dir" "$name" || return 1
 	local smmconf=
 	if dc_smm_wanted; then
 		dc_smm_refs_key "$dir" &&
@@ -433,6 +442,7 @@ CONF
 		echo "export VIGIL_AGENT_SOCKET=$(dc_q "$nd/agent.sock")"
 		echo "export TPM2TOOLS_TCTI=$(dc_q "swtpm:host=127.0.0.1,port=$port")"
 		echo "export VIGIL_NODE_DIR=$(dc_q "$nd")"
+		dc_pse_env "$nd"
 	} >"$nd/env.sh"
 }
 
@@ -454,12 +464,13 @@ dc_node_boot() {
 	[ -f "$nd/smm.conf" ] && smm=(--smm-image "$dc_bin/vigil-smmd"
 		--smm-log-pub "$nd/smm/log-signing.pub.der"
 		--smm-wrap-pub "$nd/smm/key-wrapping.pub.der")
+	dc_pse_boot_args "$dir" "$name"
 	if ! "$dc_bin/vigil-agent" boot --tcti "$(dc_tcti "$dir" "$name")" \
 		--ek "$(cat "$nd/ek")" --event-log "$nd/binary_bios_measurements" \
 		--firmware "$nd/boot/firmware.bin" \
 		--platform-config "$nd/boot/platform.conf" \
 		--hypervisor "$nd/boot/hypervisor" \
-		--boot-policy "$nd/boot/boot-policy" "${smm[@]}" \
+		--boot-policy "$nd/boot/boot-policy" "${smm[@]}" "${dc_pse_args[@]}" \
 		>>"$dir/logs/$name-boot.log" 2>&1 </dev/null; then
 		dc_err "the boot step of $name failed; see $dir/logs/$name-boot.log"
 		dc_tail "$dir/logs/$name-boot.log"
@@ -468,6 +479,7 @@ dc_node_boot() {
 	if [ -f "$nd/smm.conf" ]; then
 		dc_smm_seal "$dir" "$name" || return 1
 	fi
+	dc_pse_seal "$dir" "$name" || return 1
 }
 
 # The agent id the verifier will use: lowercase hex SHA-256 of the marshaled
@@ -501,7 +513,8 @@ dc_agent_start() {
 	local dir=$1 name=$2 nd
 	nd=$(dc_ndir "$dir" "$name")
 	dc_alive "$nd/agent.pid" vigil-agent && return 0
-	"$dc_bin/vigil-agent" --config "$nd/agent.conf" \
+	VIGIL_PSE_SOCKET=$nd/psed.sock VIGIL_VTPM_DIR=$nd/vtpm \
+		"$dc_bin/vigil-agent" --config "$nd/agent.conf" \
 		>>"$dir/logs/$name-agent.log" 2>&1 </dev/null &
 	echo $! >"$nd/agent.pid"
 	disown $! 2>/dev/null || true
@@ -583,6 +596,7 @@ dc_node_reboot() {
 	local dir=$1 name=$2 nd
 	nd=$(dc_ndir "$dir" "$name")
 	dc_agent_kill "$dir" "$name"
+	dc_pse_kill "$dir" "$name"
 	# SMM nodes: the service and the hypervisor go down with the node.
 	if [ -f "$nd/smm.conf" ]; then
 		dc_smm_kill "$dir" "$name"
@@ -596,6 +610,7 @@ dc_node_reboot() {
 	swtpm_stop "$nd"
 	dc_swtpm_start "$dir" "$name" || return 1
 	dc_node_boot "$dir" "$name" || return 1
+	dc_pse_start "$dir" "$name" || return 1
 	if [ -f "$nd/smm.conf" ]; then
 		dc_hyp_start "$dir" "$name" || return 1
 		dc_smm_start "$dir" "$name" || return 1
@@ -659,7 +674,8 @@ dc_start() {
 		return 1
 	}
 
-	port=$(dc_free_port) || { dc_stop "$dir"; return 1; }
+	dc_free_port || { dc_stop "$dir"; return 1; }
+	port=$dc_port
 	if [ -n "${DC_INSECURE_HTTP:-}" ]; then
 		echo "http://127.0.0.1:$port" >"$dir/verifier/url"
 	else
@@ -723,6 +739,7 @@ dc_start() {
 		id=$(dc_node_local_id "$dir" "$name") || { dc_err "reading $name's EK failed"; dc_stop "$dir"; return 1; }
 		echo "$id" >"$(dc_ndir "$dir" "$name")/id"
 		dc_hyp_start "$dir" "$name" || { dc_stop "$dir"; return 1; }
+		dc_pse_start "$dir" "$name" || { dc_stop "$dir"; return 1; }
 		dc_smm_start "$dir" "$name" || { dc_stop "$dir"; return 1; }
 		dc_agent_start "$dir" "$name" || { dc_stop "$dir"; return 1; }
 	done
@@ -746,6 +763,7 @@ dc_stop() {
 	for nd in "$dir"/nodes/node*; do
 		[ -d "$nd" ] || continue
 		dc_kill "$nd/smmd.pid" vigil-smmd
+		dc_pse_kill "$dir" "$(basename "$nd")"
 		dc_kill "$nd/hypervisor.pid" "$nd/boot/hypervisor"
 		swtpm_stop "$nd"
 	done
@@ -850,6 +868,25 @@ dc_run() {
 		[ "$st" = affirming ] || fail "$name staying affirming (it is '$st')"
 		echo "$name still affirming"
 	done
+
+	if [ -f "$(dc_ndir "$dir" node3)/smm.conf" ]; then
+		echo
+		echo "Tampering with node3's hypervisor at run time: it rewrites a few bytes of its"
+		echo "own code (the boot measurements stay the same; only vigil-smmd, measuring the"
+		echo "running hypervisor's code pages from below, can see it)..."
+		kill -USR1 "$(cat "$(dc_ndir "$dir" node3)/hypervisor.pid")" ||
+			fail "signalling node3's hypervisor"
+		t0=$(date +%s)
+		dc_wait_status "$dir" node3 contraindicated $((interval * 4 / 1000 + 10)) ||
+			fail "node3 becoming contraindicated after its hypervisor was tampered with"
+		echo "caught: node3 contraindicated after $(($(date +%s) - t0))s; the verifier says:"
+		dc_node_reasons "$dir" node3 | grep -E 'changed in hypervisor|SMM' | sed 's/^/    /'
+		dc_node_reasons "$dir" node3 | grep -q 'changed in hypervisor' ||
+			fail "the verifier naming the changed page of node3's hypervisor"
+		st=$(dc_node_status "$dir" node1)
+		[ "$st" = affirming ] || fail "node1 staying affirming (it is '$st')"
+		echo "node1 still affirming"
+	fi
 
 	if [ -n "$once" ]; then
 		echo

@@ -39,8 +39,9 @@ trap cleanup EXIT INT TERM
 
 # A free TCP port pair on loopback for the unit tests' swtpm.
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Below the kernel's ephemeral range: no outgoing connection can take it.
 for _ in $(seq 100); do
-	port=$((20000 + RANDOM % 20000))
+	port=$((10000 + RANDOM % 22000))
 	port_free "$port" && port_free $((port + 1)) && break
 done
 if [ "$mode" != e2e ] && command -v swtpm >/dev/null &&

@@ -35,7 +35,7 @@ log() { printf '%s %s\n' "$(date -u +%T)" "$*"; }
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for _ in $(seq 100); do
-	port=$((20000 + RANDOM % 20000))
+	port=$((10000 + RANDOM % 22000))
 	port_free "$port" && port_free $((port + 1)) && break
 done
 swtpm_provision "$tmp/tpm" >/dev/null || fail "swtpm_provision"

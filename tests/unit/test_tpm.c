@@ -623,8 +623,10 @@ free_port_pair(void)
 	int tries, i, fd[2], port, ok;
 
 	for (tries = 0; tries < 200; tries++) {
-		port = 30000 + (int)(((unsigned)getpid() * 7919u +
-		    (unsigned)tries * 104729u) % 15000u) * 2;
+		/* Below the kernel's ephemeral range (32768-): no outgoing
+		 * connection can take the port before swtpm binds it. */
+		port = 10000 + (int)(((unsigned)getpid() * 7919u +
+		    (unsigned)tries * 104729u) % 11000u) * 2;
 		ok = 1;
 		for (i = 0; i < 2; i++) {
 			fd[i] = socket(AF_INET, SOCK_STREAM, 0);
