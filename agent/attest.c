@@ -31,6 +31,7 @@
 #include "tpm.h"
 #include "vigil.pb-c.h"
 #include "vmlink.h"
+#include "valid.h"
 
 #define ATTEST_NONCE_MIN	16
 #define ATTEST_NONCE_MAX	64
@@ -146,19 +147,6 @@ attest_agent_id(const struct buf *ek_pub, char out[65])
 	return 0;
 }
 
-static int
-attest_hex_id_ok(const char *s)
-{
-	size_t i;
-
-	if (strlen(s) != 64)
-		return 0;
-	for (i = 0; i < 64; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
-}
 
 static void
 attest_log_refusal(const char *what, const struct push_reply *rep)
@@ -368,7 +356,7 @@ attest_register(struct attest *a, struct buf *cred, struct buf *sec)
 		    "(bytes=%zu)", rep.body.len);
 		goto out;
 	}
-	if (!attest_hex_id_ok(res->agent_id) || strcmp(res->agent_id, id)
+	if (!valid_lowerhex(res->agent_id, 64) || strcmp(res->agent_id, id)
 	    != 0) {
 		log_err("register: verifier's agent id does not match the "
 		    "EK: want=%s", id);
@@ -773,8 +761,11 @@ attest_handle_reply(struct attest *a, const struct push_reply *rep,
 		log_warn("evidence: ack for epoch=%016" PRIx64 " not ours",
 		    r->acked_epoch);
 	attest_note_status(a, r);
-	if (a->cfg->smm_socket[0] != '\0')
+	if (a->cfg->smm_socket[0] != '\0') {
+		if (unsent == 0)
+			agent_smm_rewind(a->spool, r->smm_next_seq);
 		agent_smm_deliver(a->cfg->smm_socket, r);
+	}
 	vmlink_deliver(a->cfg, a->spool, a->agent_id, r);
 	if ((e = attest_set_nonce(a, &r->next_nonce, r->interval_ms,
 	    "evidence")) != 0)
@@ -892,7 +883,7 @@ attest_setup(struct attest *a)
 	}
 	e = spool_meta_get(a->spool, "agent_id", a->agent_id,
 	    sizeof(a->agent_id));
-	if (e != 0 || !attest_hex_id_ok(a->agent_id))
+	if (e != 0 || !valid_lowerhex(a->agent_id, 64))
 		a->agent_id[0] = '\0';
 	if (spool_meta_get(a->spool, "status", a->status,
 	    sizeof(a->status)) != 0)

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "rd.h"
 #include "vigil.pb-c.h"
+#include "valid.h"
 
 #define LOCALSOCK_MAX_ALLOW 64
 #define LOCALSOCK_MAX_CONNS 32
@@ -188,15 +189,10 @@ localsock_ckpt_parse(const Vigil__LocalRequest *req, uid_t uid,
     struct localsock_ckpt *out, char *msg, size_t cap)
 {
 	const char *id = req->computation_id;
-	size_t i;
 
 	memset(out, 0, sizeof(*out));
 	out->end = req->op == VIGIL__LOCAL_REQUEST__OP__OP_COMPUTATION_END;
-	for (i = 0; id != NULL && id[i] != '\0' && i < 32; i++)
-		if (!((id[i] >= '0' && id[i] <= '9') ||
-		    (id[i] >= 'a' && id[i] <= 'f')))
-			break;
-	if (id == NULL || i != 32 || id[32] != '\0') {
+	if (id == NULL || !valid_lowerhex(id, 32)) {
 		snprintf(msg, cap, "computation_id is not 32 lowercase hex "
 		    "digits");
 		goto bad;

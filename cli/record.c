@@ -31,6 +31,7 @@
 #include "ckpt.h"
 #include "cli/record.h"
 #include "err.h"
+#include "valid.h"
 
 struct record {
 	const struct cli_ctx *c;
@@ -69,41 +70,7 @@ record_errx(const char *fmt, ...)
 
 /* A relative path without "..", empty segments or control characters:
  * the verifier's rule for recipe paths, checked here to say so early. */
-static int
-record_path_ok(const char *p)
-{
-	size_t n = strlen(p), i, seg = 0;
 
-	if (n == 0 || n > 1024 || p[0] == '/' || p[n - 1] == '/')
-		return 0;
-	for (i = 0; i <= n; i++) {
-		if (i < n && ((unsigned char)p[i] < 0x20 || p[i] == 0x7f))
-			return 0;
-		if (i < n && p[i] != '/')
-			continue;
-		if (i == seg || (i - seg == 2 && p[seg] == '.' &&
-		    p[seg + 1] == '.'))
-			return 0;
-		seg = i + 1;
-	}
-	return 1;
-}
-
-static int
-record_env_name_ok(const char *k)
-{
-	size_t i, n = strlen(k);
-
-	if (n == 0 || n > 128 || (k[0] >= '0' && k[0] <= '9') ||
-	    strcmp(k, "VIGIL_CHECKPOINT_FD") == 0)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!((k[i] >= 'A' && k[i] <= 'Z') || (k[i] >= 'a' &&
-		    k[i] <= 'z') || (k[i] >= '0' && k[i] <= '9') ||
-		    k[i] == '_'))
-			return 0;
-	return 1;
-}
 
 static int
 record_strcmp(const void *a, const void *b)
@@ -150,7 +117,7 @@ record_parse(struct record *r, int argc, char **argv)
 			break;
 		case 'i':
 			if (r->n_inputs == RECORD_MAX_INPUTS ||
-			    !record_path_ok(optarg)) {
+			    !valid_relpath(optarg, 1024)) {
 				record_errx("--input %s: at most 256 inputs, "
 				    "each a relative path without \"..\"",
 				    optarg);
@@ -160,7 +127,7 @@ record_parse(struct record *r, int argc, char **argv)
 			break;
 		case 'e':
 			if (r->n_env == RECORD_MAX_ENV ||
-			    !record_env_name_ok(optarg)) {
+			    !valid_env_name(optarg)) {
 				record_errx("--env %s: at most 128 variable "
 				    "names (letters, digits, _)", optarg);
 				return VIGIL_EINVAL;
@@ -234,7 +201,7 @@ record_resolve(struct record *r)
 		}
 		r->exe_rel = (char *)cmd;
 	}
-	if (!record_path_ok(r->exe_rel)) {
+	if (!valid_relpath(r->exe_rel, 1024)) {
 		record_errx("%s: the executable's name in the recipe (%s) must "
 		    "be a relative path without \"..\"", cmd, r->exe_rel);
 		return VIGIL_EINVAL;

@@ -6,6 +6,7 @@
 #include "buf.h"
 #include "err.h"
 #include "refvals.h"
+#include "valid.h"
 
 struct refvals_pcrs {
 	size_t n[PCR_COUNT];
@@ -48,17 +49,6 @@ refvals_free(struct refvals *r)
 	free(r);
 }
 
-static int
-refvals_is_hex64(const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < 64; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return s[64] == '\0';
-}
 
 /* PCR index from a JSON key: decimal, no sign or leading zero, < 24. */
 static int
@@ -112,7 +102,7 @@ refvals_parse_pcrs(json_t *obj, const char *where, struct refvals_pcrs *p,
 			return VIGIL_ENOMEM;
 		json_array_foreach(arr, i, s) {
 			if (!json_is_string(s) ||
-			    !refvals_is_hex64(json_string_value(s))) {
+			    !valid_lowerhex(json_string_value(s), 64)) {
 				snprintf(why, whylen, "%s.\"%s\"[%zu]: not 64 "
 				    "lowercase hex digits", where, k, i);
 				return VIGIL_EINVAL;
@@ -145,7 +135,7 @@ refvals_parse_nodes(json_t *obj, struct refvals *r, char *why, size_t whylen)
 	    json_object_size(obj), sizeof(*r->nodes))) == NULL)
 		return VIGIL_ENOMEM;
 	json_object_foreach(obj, k, node) {
-		if (!refvals_is_hex64(k)) {
+		if (!valid_lowerhex(k, 64)) {
 			snprintf(why, whylen, "nodes.\"%.70s\": not an agent "
 			    "id (64 lowercase hex digits)", k);
 			return VIGIL_EINVAL;

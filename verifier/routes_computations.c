@@ -22,6 +22,7 @@
 #include "store_comp.h"
 #include "tokens.h"
 #include "vigil.pb-c.h"
+#include "valid.h"
 
 #define COMP_MAX_ARGV 256
 #define COMP_MAX_ARG 4096
@@ -109,43 +110,7 @@ comp_is_hex(const char *s, size_t n)
 
 /* ---- recipe validation ---- */
 
-/* A relative path without "..", empty segments or control characters. */
-static int
-comp_path_ok(const char *p)
-{
-	const char *seg = p;
-	size_t n = strlen(p), i;
 
-	if (n == 0 || n > COMP_MAX_PATH || p[0] == '/' || p[n - 1] == '/')
-		return 0;
-	for (i = 0; i <= n; i++) {
-		if (i < n && (p[i] < 0x20 || p[i] == 0x7f))
-			return 0;
-		if (i < n && p[i] != '/')
-			continue;
-		if (p + i == seg || (p + i - seg == 2 && seg[0] == '.' &&
-		    seg[1] == '.'))
-			return 0;
-		seg = p + i + 1;
-	}
-	return 1;
-}
-
-static int
-comp_env_name_ok(const char *k)
-{
-	size_t i, n = strlen(k);
-
-	if (n == 0 || n > 128 || (k[0] >= '0' && k[0] <= '9') ||
-	    strcmp(k, "VIGIL_CHECKPOINT_FD") == 0)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!((k[i] >= 'A' && k[i] <= 'Z') || (k[i] >= 'a' &&
-		    k[i] <= 'z') || (k[i] >= '0' && k[i] <= '9') ||
-		    k[i] == '_'))
-			return 0;
-	return 1;
-}
 
 /* A JSON string without NUL bytes of at most max bytes. */
 static const char *
@@ -178,7 +143,7 @@ comp_file_ok(const json_t *f, const char *field, char *why, size_t cap)
 		}
 	}
 	p = comp_jstr(json_object_get(f, "path"), COMP_MAX_PATH);
-	if (p == NULL || !comp_path_ok(p)) {
+	if (p == NULL || !valid_relpath(p, COMP_MAX_PATH)) {
 		snprintf(why, cap, "%s.path must be a relative path without "
 		    "\"..\" or empty segments", field);
 		return 0;
@@ -238,7 +203,7 @@ comp_env_ok(const json_t *env, char *why, size_t cap)
 		return 0;
 	}
 	json_object_foreach((json_t *)env, k, v) {
-		if (!comp_env_name_ok(k)) {
+		if (!valid_env_name(k)) {
 			snprintf(why, cap, "env: \"%.40s\" is not a variable "
 			    "name (letters, digits, _; not "
 			    "VIGIL_CHECKPOINT_FD)", k);

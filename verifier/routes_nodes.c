@@ -13,21 +13,11 @@
 #include "log.h"
 #include "refvals.h"
 #include "store.h"
+#include "valid.h"
 
 #define NODES_LIMIT_DEFAULT 50
 #define NODES_LIMIT_MAX 500
 
-static int
-nodes_is_id(const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < 64; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return s[64] == '\0';
-}
 
 /* ?limit=: 1..NODES_LIMIT_MAX. */
 static int
@@ -89,7 +79,7 @@ routes_nodes_list(struct http_req *req, struct http_resp *resp)
 
 	if (nodes_limit(req, resp, &limit) != 0)
 		return 0;
-	if (cursor != NULL && !nodes_is_id(cursor)) {
+	if (cursor != NULL && !valid_lowerhex(cursor, 64)) {
 		http_problem(resp, 400, "bad-query", "Bad query",
 		    "cursor is not a node id");
 		return 0;
@@ -167,7 +157,7 @@ routes_nodes_get(struct http_req *req, struct http_resp *resp)
 	memset(&a, 0, sizeof(a));
 	memset(&ar, 0, sizeof(ar));
 	memset(&row, 0, sizeof(row));
-	if (!nodes_is_id(req->id)) {
+	if (!valid_lowerhex(req->id, 64)) {
 		nodes_not_found(resp, req->id);
 		return 0;
 	}
@@ -232,7 +222,7 @@ routes_nodes_appraisals(struct http_req *req, struct http_resp *resp)
 			return 0;
 		}
 	}
-	if (!nodes_is_id(req->id) ||
+	if (!valid_lowerhex(req->id, 64) ||
 	    (e = store_agent_get(req->vc->store, req->id, &a)) ==
 	    VIGIL_ENOTFOUND) {
 		nodes_not_found(resp, req->id);
@@ -264,7 +254,7 @@ routes_nodes_reenrol(struct http_req *req, struct http_resp *resp)
 {
 	int e;
 
-	if (!nodes_is_id(req->id)) {
+	if (!valid_lowerhex(req->id, 64)) {
 		nodes_not_found(resp, req->id);
 		return 0;
 	}
