@@ -1,0 +1,65 @@
+/* The verifier's configuration file: the commented example parses, and a
+ * mistake is refused rather than ignored. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "err.h"
+#include "verifier/config.h"
+
+static void
+test_verifier_example_config_parses(void **state)
+{
+	struct vconfig c;
+
+	assert_int_equal(config_load("deploy/examples/verifier.conf", &c), 0);
+	assert_string_equal(c.results_key_dir, "/var/lib/vigil/keys");
+	assert_int_equal(c.results_ttl_s, 300);
+	assert_int_equal(c.sse_max_clients, 256);
+	assert_int_equal(c.webhooks_max_attempts, 10);
+}
+
+static int
+load_text(const char *text)
+{
+	char path[] = "/tmp/vigil-vconf.XXXXXX";
+	struct vconfig c;
+	FILE *f;
+	int fd, r;
+
+	assert_true((fd = mkstemp(path)) >= 0);
+	assert_non_null(f = fdopen(fd, "w"));
+	fputs(text, f);
+	fclose(f);
+	r = config_load(path, &c);
+	unlink(path);
+	return r;
+}
+
+static void
+test_verifier_config_refuses_unknown_keys_and_bad_values(void **state)
+{
+	assert_int_not_equal(load_text("[results]\nttl_seconds = 5\n"), 0);
+	assert_int_not_equal(load_text("[nosuch]\nx = 1\n"), 0);
+	assert_int_not_equal(load_text("[results]\nkey_dir = relative\n"), 0);
+	assert_int_not_equal(load_text("[webhooks]\nmax_attempts = 0\n"), 0);
+	assert_int_not_equal(load_text("[events]\nheartbeat_s = x\n"), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_verifier_example_config_parses),
+		cmocka_unit_test(
+		    test_verifier_config_refuses_unknown_keys_and_bad_values),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
