@@ -58,6 +58,7 @@ struct attest {
 	struct buf smm_head;		/* vigil-smmd's head for this push */
 	pthread_mutex_t mu;		/* guards shared */
 	struct localsock_status shared;
+	int push_soon;			/* VM attestations spooled: push now */
 };
 
 uint32_t
@@ -766,7 +767,7 @@ attest_handle_reply(struct attest *a, const struct push_reply *rep,
 			agent_smm_rewind(a->spool, r->smm_next_seq);
 		agent_smm_deliver(a->cfg->smm_socket, r);
 	}
-	vmlink_deliver(a->cfg, a->spool, a->agent_id, r);
+	a->push_soon = vmlink_deliver(a->cfg, a->spool, a->agent_id, r) > 0;
 	if ((e = attest_set_nonce(a, &r->next_nonce, r->interval_ms,
 	    "evidence")) != 0)
 		a->nonce_len = 0;	/* ask for one next time */
@@ -943,7 +944,10 @@ attest_run(const struct agent_config *cfg, volatile sig_atomic_t *stop)
 		attest_publish(&a, e == 0);
 		if (e == 0) {
 			attempt = 0;
-			attest_sleep(&a, a.interval_ms);
+			/* VM attestations just spooled go out at once. */
+			if (!a.push_soon)
+				attest_sleep(&a, a.interval_ms);
+			a.push_soon = 0;
 			continue;
 		}
 		if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))

@@ -150,6 +150,25 @@ agent_smm_collect(const char *spec, struct spool *sp, const uint8_t *nonce,
 }
 
 void
+agent_smm_rewind(struct spool *sp, uint64_t next_seq)
+{
+	uint64_t done = 0;
+	char val[32], *end;
+
+	if (next_seq == 0 || spool_meta_get(sp, AGENT_SMM_META_SEQ, val,
+	    sizeof(val)) != 0)
+		return;
+	done = strtoull(val, &end, 10);
+	if (*end != '\0' || next_seq - 1 >= done)
+		return;
+	log_warn("smm: the verifier accepted entries up to %" PRIu64 " of %"
+	    PRIu64 " spooled: spooling again from %" PRIu64, next_seq - 1,
+	    done, next_seq);
+	snprintf(val, sizeof(val), "%" PRIu64, next_seq - 1);
+	(void)spool_meta_set(sp, AGENT_SMM_META_SEQ, val);
+}
+
+void
 agent_smm_deliver(const char *spec, const Vigil__EvidenceReply *r)
 {
 	struct buf req = BUF_INIT, rep = BUF_INIT;

@@ -23,6 +23,12 @@
 int agent_smm_collect(const char *spec, struct spool *sp,
     const uint8_t *nonce, size_t nonce_len, struct buf *head);
 
+/* The verifier wants entries from next_seq on (EvidenceReply
+ * smm_next_seq; 0: nothing): if fewer were accepted than spooled (items
+ * lost or refused), the next collect spools again from there. Only after
+ * a push that carried every pending item. */
+void agent_smm_rewind(struct spool *sp, uint64_t next_seq);
+
 /* Forwards the reply's wrapped keys and reference set to vigil-smmd;
  * failures are logged. */
 void agent_smm_deliver(const char *spec, const Vigil__EvidenceReply *r);

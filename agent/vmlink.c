@@ -12,7 +12,6 @@
 
 #include "attest.h"
 #include "buf.h"
-#include "enclave/migblob.h"
 #include "enclave/pse_msg.h"
 #include "err.h"
 #include "log.h"
@@ -80,6 +79,7 @@ vmlink_guest_reboot(const char *dir)
 	char path[VTPM_MAX_PATH + 32], *fw = NULL, *k = NULL, *c = NULL;
 	char *line, *save = NULL, *text = NULL;
 	struct vtpm_guest g;
+	struct stat sb;
 	uint8_t *raw = NULL;
 	size_t len = 0;
 	int e;
@@ -105,7 +105,13 @@ vmlink_guest_reboot(const char *dir)
 			c = line + 8;
 	}
 	e = 0;
-	if (fw != NULL && k != NULL) {
+	/* The spec came with the state: only regular files are measured. */
+	if (fw != NULL && k != NULL && (stat(fw, &sb) != 0 ||
+	    !S_ISREG(sb.st_mode) || stat(k, &sb) != 0 ||
+	    !S_ISREG(sb.st_mode))) {
+		log_warn("vm: %s: guest firmware or kernel is not a regular "
+		    "file here; guest not booted", path);
+	} else if (fw != NULL && k != NULL) {
 		g.firmware = fw;
 		g.kernel = k;
 		g.cmdline = c;
@@ -152,6 +158,35 @@ vmlink_pcr_list(const struct pcrs *v, Vigil__PcrValue **vals,
 	return 0;
 }
 
+/* The nonces answered lately: a request the verifier sends again (its
+ * answer refused, or not yet seen) is not answered twice. The push loop is
+ * the only caller. */
+#define VMLINK_ANSWERED 32
+static uint8_t vmlink_answered[VMLINK_ANSWERED][64];
+static size_t vmlink_answered_len[VMLINK_ANSWERED];
+static size_t vmlink_answered_next;
+
+static int
+vmlink_seen(const ProtobufCBinaryData *nonce)
+{
+	size_t i;
+
+	for (i = 0; i < VMLINK_ANSWERED; i++)
+		if (vmlink_answered_len[i] == nonce->len &&
+		    memcmp(vmlink_answered[i], nonce->data, nonce->len) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+vmlink_remember(const ProtobufCBinaryData *nonce)
+{
+	size_t k = vmlink_answered_next++ % VMLINK_ANSWERED;
+
+	memcpy(vmlink_answered[k], nonce->data, nonce->len);
+	vmlink_answered_len[k] = nonce->len;
+}
+
 /* One attestation request: the attestation, spooled. */
 static int
 vmlink_attest(const struct agent_config *cfg, struct spool *spool,
@@ -173,6 +208,8 @@ vmlink_attest(const struct agent_config *cfg, struct spool *spool,
 		    "nonce");
 		return VIGIL_EINVAL;
 	}
+	if (vmlink_seen(&q->nonce))
+		return VIGIL_EEXIST;	/* answered already */
 	if (access(dir, F_OK) != 0) {
 		log_warn("vm %s: attestation requested but its vTPM is not on "
 		    "this node", q->vm_id);
@@ -208,6 +245,7 @@ vmlink_attest(const struct agent_config *cfg, struct spool *spool,
 	if ((e = spool_put(spool, VIGIL__ITEM_KIND__ITEM_VM_ATTESTATION,
 	    body.data, body.len, &seq)) != 0)
 		goto out;
+	vmlink_remember(&q->nonce);
 	log_info("vm %s: attestation spooled (seq %llu)", q->vm_id,
 	    (unsigned long long)seq);
  out:
@@ -228,9 +266,8 @@ vmlink_attest(const struct agent_config *cfg, struct spool *spool,
 static int
 vmlink_import(const char *agent_id, const Vigil__VmMigration *m)
 {
-	struct pse_msg req, rep;
 	struct vtpm_status st;
-	struct buf raw = BUF_INIT;
+	struct buf bnd = BUF_INIT;
 	char dir[VTPM_MAX_PATH];
 	int e;
 
@@ -245,23 +282,8 @@ vmlink_import(const char *agent_id, const Vigil__VmMigration *m)
 	}
 	if (vtpm_status(dir, &st) == 0 && st.running)
 		return 0;
-	memset(&req, 0, sizeof(req));
-	req.type = PSE_MIG_IMPORT;
-	req.vm_id = (struct pse_bytes){ (const uint8_t *)m->vm_id,
-	    strlen(m->vm_id) };
-	req.source_node = (struct pse_bytes){
-	    (const uint8_t *)m->source_node, strlen(m->source_node) };
-	req.blob = (struct pse_bytes){ m->blob.data, m->blob.len };
-	if ((e = pse_msg_call(vmlink_pse_socket(), &req, &rep, &raw)) != 0)
-		goto out;
-	if (rep.status != PSE_ST_OK) {
-		log_err("vm %s: the MigE refused the migration blob from "
-		    "%.16s", m->vm_id, m->source_node);
-		e = VIGIL_EVERIFY;
-		goto out;
-	}
-	if ((e = vtpm_state_import(dir, rep.state.p, rep.state.len)) != 0 ||
-	    (e = vtpm_start(dir)) != 0 || (e = vtpm_refresh(dir)) != 0 ||
+	if ((e = vtpm_migrate_in(dir, m->vm_id, m->source_node,
+	    vmlink_pse_socket(), m->blob.data, m->blob.len, &bnd)) != 0 ||
 	    (e = vmlink_guest_reboot(dir)) != 0)
 		goto out;
 	log_info("vm %s: migrated in from node %.16s: vTPM running here",
@@ -270,21 +292,23 @@ vmlink_import(const char *agent_id, const Vigil__VmMigration *m)
 	if (e != 0)
 		log_err("vm %s: import failed: %s", m->vm_id,
 		    vigil_strerror(e));
-	buf_free(&raw);
+	buf_free(&bnd);
 	return e;
 }
 
-void
+int
 vmlink_deliver(const struct agent_config *cfg, struct spool *spool,
     const char *agent_id, const Vigil__EvidenceReply *r)
 {
 	char dir[VTPM_MAX_PATH];
 	size_t i;
+	int n = 0;
 
 	for (i = 0; i < r->n_vm_migrations; i++)
 		(void)vmlink_import(agent_id, r->vm_migrations[i]);
 	for (i = 0; i < r->n_vm_attest; i++)
-		(void)vmlink_attest(cfg, spool, r->vm_attest[i]);
+		if (vmlink_attest(cfg, spool, r->vm_attest[i]) == 0)
+			n++;
 	for (i = 0; i < r->n_vm_released; i++) {
 		if (vmlink_dir(r->vm_released[i], dir) != 0 ||
 		    access(dir, F_OK) != 0)
@@ -293,6 +317,7 @@ vmlink_deliver(const struct agent_config *cfg, struct spool *spool,
 			log_info("vm %s: migration confirmed on the target; "
 			    "local vTPM state deleted", r->vm_released[i]);
 	}
+	return n;
 }
 
 /* ---- `vm start` / `vm migrate`: the agent's identity ---- */
@@ -484,18 +509,19 @@ vmlink_enrol(const char *config_path, const char *vm_id, const char *dir,
 	return e;
 }
 
-/* The target's MigE transport key, from its attested event log. */
+/* The target's MigE transport key (DER SPKI), from its attested event
+ * log through the verifier. */
 static int
-vmlink_mige_key(struct vmlink_ctx *c, const char *target, EVP_PKEY **key,
+vmlink_mige_key(struct vmlink_ctx *c, const char *target, struct buf *spki,
     char node_id[65])
 {
 	Vigil__MigeKeyRequest req = VIGIL__MIGE_KEY_REQUEST__INIT;
 	Vigil__MigeKeyResponse *res = NULL;
 	struct push_reply rep;
 	const unsigned char *p;
+	EVP_PKEY *key = NULL;
 	int e;
 
-	*key = NULL;
 	req.node = (char *)target;
 	if ((e = vmlink_post(c, "mige-key", &req.base, &rep,
 	    "MigE key lookup")) != 0)
@@ -506,15 +532,18 @@ vmlink_mige_key(struct vmlink_ctx *c, const char *target, EVP_PKEY **key,
 	    res->transport_pub.len == 0 || res->transport_pub.len > 1024)
 		goto out;
 	p = res->transport_pub.data;
-	if ((*key = d2i_PUBKEY(NULL, &p, (long)res->transport_pub.len)) ==
+	if ((key = d2i_PUBKEY(NULL, &p, (long)res->transport_pub.len)) ==
 	    NULL || p != res->transport_pub.data + res->transport_pub.len) {
-		EVP_PKEY_free(*key);
-		*key = NULL;
+		log_err("vm: the MigE key of %s is not a DER public key",
+		    target);
 		goto out;
 	}
+	if ((e = buf_add(spki, res->transport_pub.data,
+	    res->transport_pub.len)) != 0)
+		goto out;
 	memcpy(node_id, res->node_id, 65);
-	e = 0;
  out:
+	EVP_PKEY_free(key);
 	if (res != NULL)
 		vigil__mige_key_response__free_unpacked(res, NULL);
 	push_reply_free(&rep);
@@ -526,10 +555,9 @@ vmlink_migrate(const char *config_path, const char *vm_id, const char *dir,
     const char *target, unsigned timeout_s)
 {
 	Vigil__VmMigration m = VIGIL__VM_MIGRATION__INIT;
-	struct buf state = BUF_INIT, blob = BUF_INIT;
+	struct buf spki = BUF_INIT, blob = BUF_INIT;
 	struct push_reply rep;
 	struct vmlink_ctx c;
-	EVP_PKEY *key = NULL;
 	char node[65];
 	time_t until;
 	int e, stopped = 0, handed = 0;
@@ -543,7 +571,7 @@ vmlink_migrate(const char *config_path, const char *vm_id, const char *dir,
 		e = VIGIL_ENOTFOUND;
 		goto out;
 	}
-	if ((e = vmlink_mige_key(&c, target, &key, node)) != 0)
+	if ((e = vmlink_mige_key(&c, target, &spki, node)) != 0)
 		goto out;
 	if (strcmp(node, c.agent_id) == 0) {
 		fprintf(stderr, "vigil-agent vm migrate: %s is this node\n",
@@ -551,11 +579,8 @@ vmlink_migrate(const char *config_path, const char *vm_id, const char *dir,
 		e = VIGIL_EINVAL;
 		goto out;
 	}
-	if ((e = vtpm_stop(dir)) != 0)
-		goto out;
 	stopped = 1;
-	if ((e = vtpm_state_export(dir, &state)) != 0 ||
-	    (e = migblob_seal(key, vm_id, c.agent_id, state.data, state.len,
+	if ((e = vtpm_migrate_out(dir, vm_id, c.agent_id, spki.data, spki.len,
 	    &blob)) != 0)
 		goto out;
 	m.vm_id = (char *)vm_id;
@@ -583,13 +608,11 @@ vmlink_migrate(const char *config_path, const char *vm_id, const char *dir,
 	}
 	printf("vm %s migrated to %s\n", vm_id, node);
  out:
-	if (e != 0 && stopped && !handed && vtpm_start(dir) == 0)
+	if (e != 0 && stopped && !handed && vtpm_start(dir) == 0 &&
+	    vmlink_guest_reboot(dir) == 0)
 		log_warn("vm %s: migration failed before the hand-over; vTPM "
 		    "running here again", vm_id);
-	EVP_PKEY_free(key);
-	if (state.data != NULL)
-		memset(state.data, 0, state.len);
-	buf_free(&state);
+	buf_free(&spki);
 	buf_free(&blob);
 	push_reply_free(&rep);
 	vmlink_close(&c);

@@ -35,8 +35,9 @@ const char *vmlink_vtpm_root(void);
 const char *vmlink_pse_socket(void);
 
 /* Push loop: the VM work of one reply (errors are logged per VM; the
- * loop goes on). */
-void vmlink_deliver(const struct agent_config *cfg, struct spool *spool,
+ * loop goes on). Returns the number of attestations spooled: the agent
+ * pushes again at once rather than after its interval. */
+int vmlink_deliver(const struct agent_config *cfg, struct spool *spool,
     const char *agent_id, const Vigil__EvidenceReply *r);
 
 /* Records the guest spec in DIR/state (g->firmware != NULL). */

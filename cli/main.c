@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "cli/events.h"
 #include "cli/http.h"
+#include "cli/key.h"
 #include "cli/record.h"
 #include "cli/verify.h"
 #include "cli/vms.h"
@@ -39,6 +40,10 @@ static const char cli_usage[] =
 "                              computation; --verify checks it offline\n"
 "                              against the verifier's keys (exit 1: it does not)\n"
 "  audit [--limit N] [--cursor C]  who changed what (operator)\n"
+"  key wrap --node ID --ops OPS --uid UIDS --in KEYFILE [--id K] [--tenant T]\n"
+"                              wrap a key here to a node's attested SMM key\n"
+"  key provision --node ID --in FILE.vgkw   hand it to the verifier (tenant)\n"
+"  key uses KEYID              the key's use audit (its tenant only)\n"
 "  vm create NAME              declare a VM (tenant); prints its id\n"
 "  vm show ID                  a VM: host node, status, placement history\n"
 "  vm attest ID [--wait S]     attest a VM now: exit 1 if not affirming\n"
@@ -276,6 +281,11 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "record") == 0) {
 		/* exits with the command's status (2: recording failed) */
 		r = cli_record(&c, argc - optind + 1, argv + optind - 1);
+		curl_global_cleanup();
+		return r;
+	}
+	if (strcmp(cmd, "key") == 0) {
+		r = cli_key(&c, argc - optind + 1, argv + optind - 1);
 		curl_global_cleanup();
 		return r;
 	}

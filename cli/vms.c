@@ -59,7 +59,7 @@ cli_vm_create(const struct cli_ctx *c, const char *name)
 static int
 cli_vms_list(const struct cli_ctx *c)
 {
-	json_t *j = NULL, *v;
+	json_t *j = NULL, *a, *v;
 	size_t i;
 	int r;
 
@@ -70,11 +70,14 @@ cli_vms_list(const struct cli_ctx *c)
 	} else {
 		printf("%-32s  %-16s  %-16s  %s\n", "ID", "NAME", "STATUS",
 		    "HOST");
-		json_array_foreach(json_object_get(j, "vms"), i, v)
+		a = json_object_get(j, "vms");
+		for (i = 0; i < json_array_size(a); i++) {
+			v = json_array_get(a, i);
 			printf("%-32s  %-16s  %-16s  %.16s\n",
 			    cli_vm_str(v, "id"), cli_vm_str(v, "name"),
 			    cli_vm_str(v, "status"), cli_vm_str(v,
 			    "host_node"));
+		}
 	}
 	json_decref(j);
 	return 0;
@@ -86,9 +89,11 @@ cli_vm_reasons(const json_t *part, const char *label)
 	const json_t *rs = json_object_get(part, "reasons"), *x;
 	size_t i;
 
-	json_array_foreach(rs, i, x)
+	for (i = 0; i < json_array_size(rs); i++) {
+		x = json_array_get(rs, i);
 		printf("  %s: %s\n", label, json_string_value(x) ?
 		    json_string_value(x) : "?");
+	}
 }
 
 static int

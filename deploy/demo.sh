@@ -217,7 +217,9 @@ dc_verifier_start() {
 	echo $! >"$dir/verifier/verifier.pid"
 	disown $! 2>/dev/null || true
 	for _ in $(seq 100); do
-		if ! dc_alive "$dir/verifier/verifier.pid" vigil-verifier; then
+		# dc_running, not dc_alive: until the forked shell has exec'd,
+		# the command line is still the shell's.
+		if ! dc_running "$(cat "$dir/verifier/verifier.pid")"; then
 			dc_err "vigil-verifier exited at start; see $dir/logs/verifier.log"
 			dc_tail "$dir/logs/verifier.log"
 			rm -f "$dir/verifier/verifier.pid"
@@ -293,14 +295,17 @@ dc_smm_wanted() {
 	[ -z "${DC_NO_SMM:-}" ] && [ -x "$dc_bin/vigil-smmd" ] && [ -x "$dc_bin/fakehv" ]
 }
 
-# The key vigil-smmd takes signed reference sets with (the verifier's,
-# a separate P-256 key of the demo PKI).
+# The key vigil-smmd takes signed reference sets with: the verifier's
+# reference-set key (smm-refs.pem in its [results] key_dir, separate from
+# the rotating result-signing keys), made here before the verifier starts
+# so that the nodes' boot configuration can name it.
 dc_smm_refs_key() {
 	local dir=$1
 	[ -f "$dir/pki/smm-refs.pub" ] && return 0
-	(umask 077 && openssl ecparam -name prime256v1 -genkey -noout \
-		-out "$dir/pki/smm-refs.key") 2>>"$dir/logs/pki.log" &&
-		openssl ec -in "$dir/pki/smm-refs.key" -pubout \
+	mkdir -p "$dir/verifier/keys" && chmod 700 "$dir/verifier/keys"
+	(umask 077 && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+		-out "$dir/verifier/keys/smm-refs.pem") 2>>"$dir/logs/pki.log" &&
+		openssl pkey -in "$dir/verifier/keys/smm-refs.pem" -pubout \
 			-out "$dir/pki/smm-refs.pub" 2>>"$dir/logs/pki.log"
 }
 
@@ -370,9 +375,11 @@ dc_smm_start() {
 		>>"$dir/logs/$name-smmd.log" 2>&1 </dev/null &
 	echo $! >"$nd/smmd.pid"
 	disown $! 2>/dev/null || true
+	# dc_running, not dc_alive: until the forked shell has exec'd
+	# vigil-smmd its command line is still the shell's.
 	for _ in $(seq 100); do
 		[ -S "$nd/smm.sock" ] && break
-		if ! dc_alive "$nd/smmd.pid" vigil-smmd; then
+		if ! dc_running "$(cat "$nd/smmd.pid")"; then
 			dc_err "vigil-smmd of $name exited at start; see $dir/logs/$name-smmd.log"
 			dc_tail "$dir/logs/$name-smmd.log"
 			return 1
@@ -519,7 +526,7 @@ dc_agent_start() {
 	echo $! >"$nd/agent.pid"
 	disown $! 2>/dev/null || true
 	sleep 0.2
-	if ! dc_alive "$nd/agent.pid" vigil-agent; then
+	if ! dc_running "$(cat "$nd/agent.pid")"; then
 		dc_err "vigil-agent of $name exited at start; see $dir/logs/$name-agent.log"
 		dc_tail "$dir/logs/$name-agent.log"
 		return 1
@@ -614,6 +621,8 @@ dc_node_reboot() {
 	if [ -f "$nd/smm.conf" ]; then
 		dc_hyp_start "$dir" "$name" || return 1
 		dc_smm_start "$dir" "$name" || return 1
+		# A new hypervisor process: cluster.json names its pid.
+		[ -f "$dir/cluster.json" ] && dc_write_cluster_json "$dir"
 	fi
 	dc_agent_start "$dir" "$name"
 }
@@ -852,6 +861,11 @@ dc_run() {
 
 	echo
 	dc_demo_computation "$dir" "$interval" || fail "recording a computation and verifying it by replay"
+
+	if [ -d "$(dc_ndir "$dir" node1)/pse" ]; then
+		echo
+		dc_demo_vm "$dir" "$interval" || fail "a VM attested and migrated"
+	fi
 
 	echo
 	echo "Simulating a tampered boot policy on node2: extending its PCR 7 behind the boot step's back..."

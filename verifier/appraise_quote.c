@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "appraise_pse.h"
 #include "appraise_quote.h"
 #include "buf.h"
 #include "err.h"
@@ -261,6 +262,7 @@ appraise_pcrs(const struct appraise_in *in, const struct quote *q,
 	const TPM2B_DIGEST *qd = &q->attest.attested.quote.pcrDigest;
 	struct ear *e = &out->ear;
 	struct evlog *log = NULL;
+	struct pse_boot pse;
 	struct buf lb = BUF_INIT;
 	uint8_t dg[SHA256_LEN];
 	char why[200], list[80];
@@ -341,6 +343,16 @@ appraise_pcrs(const struct appraise_in *in, const struct quote *q,
 	}
 	if (out->smm.present && out->smm.only)
 		out->recomputed |= 1u << 2;
+	/* PCR 3: the PSE's events, recomputed (appraise_pse.h); its keys
+	 * differ per node, so a PCR 3 holding only them needs no fleet-wide
+	 * reference value. */
+	if (appraise_pse_events(log, &pse, why, sizeof(why)) != 0) {
+		ear_reason(e, "%s", why);
+		ear_claim(&e->hardware, AR_CONTRA);
+		goto faillog;
+	}
+	if (pse.present && pse.only)
+		out->recomputed |= 1u << 3;
 	r = 0;
 	goto out;
  fail:

@@ -14,7 +14,8 @@
  *   guest PCRs      against the tenant's guest reference values
  * host (the platform):
  *   binding         parses; binding_verify (chain to a trusted platform
- *                   vendor CA, signature)
+ *                   vendor CA, signature); its platform certificate is the
+ *                   one the node's boot measured into PCR 3
  *   bound AK        is the reporting node's registered AK
  *   deep quote      parses, signed by that AK, extraData =
  *                   SHA-256(nonce || vTPM AK name || VM id)
@@ -189,6 +190,14 @@ appraise_vm_host(const struct appraise_vm_in *in, struct appraise_vm_out *out)
 		ear_claim(&h->hardware, AR_CONTRA_HW);
 		ear_reason(h, "binding: %s", why != NULL ? why :
 		    "does not verify");
+		goto out;
+	}
+	if (in->measured_cert != NULL && (b.chain[0].len !=
+	    in->measured_cert_len || memcmp(b.chain[0].data,
+	    in->measured_cert, in->measured_cert_len) != 0)) {
+		ear_claim(&h->hardware, AR_CONTRA_HW);
+		ear_reason(h, "binding: its platform certificate is not the one "
+		    "node %.16s measured at boot (PCR 3)", node->id);
 		goto out;
 	}
 	if (binding_check_ak(&b, node->ak_pub, node->ak_pub_len, &why) != 0) {

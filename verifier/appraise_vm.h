@@ -30,6 +30,9 @@ struct appraise_vm_in {
 	const uint8_t *pquote; size_t pquote_len;
 	const uint8_t *psig; size_t psig_len;
 	X509_STORE *platform_cas;	/* NULL: none configured */
+	/* The platform certificate the node's boot measured (PCR 3,
+	 * appraise_pse.h); NULL: the node's log has none to compare. */
+	const uint8_t *measured_cert; size_t measured_cert_len;
 	const struct refvals *guest_refs;	/* NULL: tenant has none */
 };
 

@@ -103,6 +103,10 @@ const struct http_route http_routes[] = {
 	    J },
 	{ "POST", "/v1/keys", routes_keys_create, HTTP_AUTH_NONE, J },
 	{ "GET", "/v1/keys/{id}/uses", routes_keys_uses, HTTP_AUTH_NONE, J },
+	{ "GET", "/v1/smm/reference-set", routes_smm_refs_get,
+	    HTTP_AUTH_OPERATOR, J },
+	{ "PUT", "/v1/smm/reference-set", routes_smm_refs_put,
+	    HTTP_AUTH_OPERATOR, J },
 	{ "GET", "/v1/openapi.json", routes_openapi, HTTP_AUTH_NONE, J },
 	{ "GET", "/v1/audit", routes_audit_list, HTTP_AUTH_OPERATOR, J },
 	/* Operator-only when [server] metrics_token_required (checked by

@@ -1,9 +1,14 @@
 /* SMM runtime evidence in a push, and the SMM routes (routes_smm.h). */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -15,6 +20,7 @@
 #include "config.h"
 #include "err.h"
 #include "log.h"
+#include "results.h"
 #include "routes_smm.h"
 #include "smm-bridge/keywrap.h"
 #include "smm-bridge/mm.h"
@@ -87,10 +93,10 @@ routes_smm_item(struct smm_push *p, size_t i, const Vigil__EvidenceItem *it,
 	if (m == NULL || m->base.unknown_fields != NULL ||
 	    m->first_seq == 0 || m->n_entries == 0 ||
 	    m->first_seq > UINT64_MAX - m->n_entries ||
-	    p->n + m->n_entries > ROUTES_SMM_MAX_ENTRIES) {
+	    m->n_entries > ROUTES_SMM_MAX_ENTRIES) {
 		snprintf(why, whylen, "item %zu (seq %llu): not a valid "
-		    "SmmLogEntries (first_seq >= 1, 1..%u entries a push)",
-		    i, (unsigned long long)it->seq, ROUTES_SMM_MAX_ENTRIES);
+		    "SmmLogEntries (first_seq >= 1, 1..%u entries)", i,
+		    (unsigned long long)it->seq, ROUTES_SMM_MAX_ENTRIES);
 		goto bad;
 	}
 	for (k = 0; k < m->n_entries; k++)
@@ -100,6 +106,12 @@ routes_smm_item(struct smm_push *p, size_t i, const Vigil__EvidenceItem *it,
 			    "or over %u bytes", i, k, MM_MAX_ENTRY);
 			goto bad;
 		}
+	/* Over the bound of one push: the rest is left out (the reply's
+	 * smm_next_seq asks for it again). */
+	if (p->n + m->n_entries > ROUTES_SMM_MAX_ENTRIES) {
+		vigil__smm_log_entries__free_unpacked(m, NULL);
+		return 0;
+	}
 	if (smm_grow(p, m->n_entries) != 0) {
 		vigil__smm_log_entries__free_unpacked(m, NULL);
 		return VIGIL_ENOMEM;
@@ -173,6 +185,8 @@ routes_smm_appraise(struct vctx *vc, const char *agent_id,
 	if (e != 0 && e != VIGIL_ENOTFOUND)
 		return e;
 	have_prev = e == 0;
+	p->pinned = have_prev;
+	p->accepted = have_prev ? prev.seq : 0;
 	if (!ao->smm.evaluated) {
 		/* The event log did not verify: PCR 2 unknown. */
 		if (have_prev)
@@ -180,6 +194,11 @@ routes_smm_appraise(struct vctx *vc, const char *agent_id,
 			    "appraised: the event log did not verify");
 		return 0;
 	}
+	/* A node without an SMM service (nothing measured, pinned or sent):
+	 * no claim, and no store reads on this path. */
+	if (!ao->smm.present && !have_prev && ev->smm_head.len == 0 &&
+	    p->n == 0)
+		return 0;
 	if ((e = store_smm_refset_digests(vc->store, &issued,
 	    &n_issued)) != 0 || (e = smm_refs_current(vc, &refs)) != 0)
 		goto out;
@@ -204,6 +223,10 @@ routes_smm_appraise(struct vctx *vc, const char *agent_id,
 	if ((e = appraise_smm(&in, &ao->ear, &p->out)) != 0)
 		goto out;
 	p->appraised = 1;
+	if (p->out.next.have) {
+		p->pinned = 1;
+		p->accepted = p->out.next.seq;
+	}
 	if (p->out.n_new > 0 || p->out.changed)
 		log_info("smm: agent=%s accepted entries up to %llu (signed "
 		    "head %llu)%s", agent_id,
@@ -240,6 +263,9 @@ routes_smm_reply(struct vctx *vc, const char *agent_id, enum ear_tier tier,
 	uint64_t version;
 	size_t i;
 
+	if (!p->pinned)
+		return;		/* no SMM service known on this node */
+	out->smm_next_seq = p->accepted + 1;
 	if (store_smm_refset_latest(vc->store, &version, &p->refs_json,
 	    &p->refs_sig, &p->refs_sig_len) == 0) {
 		out->smm_refs.data = (uint8_t *)p->refs_json;
@@ -676,5 +702,201 @@ routes_keys_uses(struct http_req *req, struct http_resp *resp)
 		return smm_store_error(resp, "reading the key uses", e);
 	e = smm_rows_reply(resp, rows, n, limit);
 	store_smm_rows_free(rows, n);
+	return e;
+}
+
+/* ---- reference sets for vigil-smmd, signed by the verifier ---- */
+
+/* The verifier's reference-set key: ROUTES_SMM_REFS_KEY in the
+ * [results] key_dir, a P-256 private key (PEM), made on first use (0600).
+ * Separate from the result-signing keys, which rotate: vigil-smmd is
+ * configured with this key's public half (measured in PCR 1). */
+static int
+smm_refs_key(struct vctx *vc, EVP_PKEY **out)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 32];
+	EVP_PKEY *k = NULL;
+	FILE *f;
+	int fd;
+
+	*out = NULL;
+	if (results_key_dir(vc->cfg, dir) != 0)
+		return VIGIL_ETOOBIG;
+	snprintf(path, sizeof(path), "%s/%s", dir, ROUTES_SMM_REFS_KEY);
+	if ((f = fopen(path, "re")) != NULL) {
+		k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+		fclose(f);
+		if (k == NULL || EVP_PKEY_get_base_id(k) != EVP_PKEY_EC) {
+			EVP_PKEY_free(k);
+			log_err("smm: %s is not a P-256 private key", path);
+			return VIGIL_EINVAL;
+		}
+		*out = k;
+		return 0;
+	}
+	if (errno != ENOENT) {
+		log_err("smm: cannot read %s: %s", path, strerror(errno));
+		return VIGIL_EIO;
+	}
+	if ((k = EVP_EC_gen("P-256")) == NULL)
+		return VIGIL_ECRYPTO;
+	(void)mkdir(dir, 0700);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		log_err("smm: cannot create %s: %s", path, strerror(errno));
+		EVP_PKEY_free(k);
+		return VIGIL_EIO;
+	}
+	if (PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL) != 1 ||
+	    fclose(f) != 0) {
+		log_err("smm: cannot write %s", path);
+		EVP_PKEY_free(k);
+		return VIGIL_EIO;
+	}
+	log_warn("smm: created the reference-set key %s: configure nodes' "
+	    "vigil-smmd verifier_key with its public key (GET "
+	    "/v1/smm/reference-set)", path);
+	*out = k;
+	return 0;
+}
+
+static char *
+smm_pub_pem(EVP_PKEY *k)
+{
+	BIO *b;
+	char *out = NULL, *p;
+	long n;
+
+	if ((b = BIO_new(BIO_s_mem())) != NULL &&
+	    PEM_write_bio_PUBKEY(b, k) == 1 &&
+	    (n = BIO_get_mem_data(b, &p)) > 0 &&
+	    (out = malloc((size_t)n + 1)) != NULL) {
+		memcpy(out, p, (size_t)n);
+		out[n] = '\0';
+	}
+	BIO_free(b);
+	return out;
+}
+
+int
+routes_smm_refs_get(struct http_req *req, struct http_resp *resp)
+{
+	EVP_PKEY *k = NULL;
+	uint8_t *sig = NULL;
+	uint64_t version = 0;
+	size_t sig_len = 0;
+	char *json = NULL, *pem = NULL;
+	json_t *o = NULL, *doc = NULL;
+	int e;
+
+	if ((e = smm_refs_key(req->vc, &k)) != 0)
+		return http_problem(resp, 503, "key", "Key unavailable",
+		    "the reference-set key cannot be loaded: %s",
+		    vigil_strerror(e));
+	pem = smm_pub_pem(k);
+	EVP_PKEY_free(k);
+	e = store_smm_refset_latest(req->vc->store, &version, &json, &sig,
+	    &sig_len);
+	if (e != 0 && e != VIGIL_ENOTFOUND) {
+		free(pem);
+		return smm_store_error(resp, "reading the reference set", e);
+	}
+	if (json != NULL)
+		doc = json_loads(json, 0, NULL);
+	o = json_pack("{s:s?, s:I, s:o}", "verifier_key_pem", pem,
+	    "version", (json_int_t)version, "document",
+	    doc ? doc : json_null());
+	free(pem);
+	free(json);
+	free(sig);
+	if (o == NULL)
+		return VIGIL_ENOMEM;
+	return http_json(resp, 200, o);
+}
+
+int
+routes_smm_refs_put(struct http_req *req, struct http_resp *resp)
+{
+	struct refs *parsed = NULL;
+	struct buf sig = BUF_INIT;
+	EVP_PKEY *k = NULL;
+	json_t *body = NULL, *regions, *o;
+	uint8_t *old_sig = NULL, dg[SHA256_LEN];
+	uint64_t version = 0;
+	size_t old_len;
+	unsigned int dl;
+	char *old = NULL, *rj = NULL, *doc = NULL, hex[65];
+	size_t n;
+	int e;
+
+	body = json_loadb((const char *)req->body, req->body_len,
+	    JSON_REJECT_DUPLICATES, NULL);
+	if (body == NULL || json_unpack(body, "{s:o !}", "regions",
+	    &regions) != 0 || !json_is_array(regions) ||
+	    (rj = json_dumps(regions, JSON_COMPACT | JSON_PRESERVE_ORDER)) ==
+	    NULL) {
+		e = http_problem(resp, 400, "bad-request", "Bad request",
+		    "body must be {\"regions\": [{\"target\", \"region\", "
+		    "\"roots\": [HEX...]}...]} (docs/smm.md)");
+		goto out;
+	}
+	e = store_smm_refset_latest(req->vc->store, &version, &old, &old_sig,
+	    &old_len);
+	if (e != 0 && e != VIGIL_ENOTFOUND) {
+		e = smm_store_error(resp, "reading the reference set", e);
+		goto out;
+	}
+	version++;
+	n = strlen(rj) + 64;
+	if ((doc = malloc(n)) == NULL) {
+		e = VIGIL_ENOMEM;
+		goto out;
+	}
+	snprintf(doc, n, "{\"version\": %" PRIu64 ", \"regions\": %s}",
+	    version, rj);
+	if (strlen(doc) > MM_MAX_REFS || refs_parse((const uint8_t *)doc,
+	    strlen(doc), &parsed) != 0) {
+		e = http_problem(resp, 400, "bad-request", "Bad request",
+		    "not a valid reference set (docs/smm.md: target, region, "
+		    "1..%u roots of 64 hex digits; at most %u bytes)",
+		    REFS_MAX_ROOTS, MM_MAX_REFS);
+		goto out;
+	}
+	if ((e = smm_refs_key(req->vc, &k)) != 0) {
+		e = http_problem(resp, 503, "key", "Key unavailable",
+		    "the reference-set key cannot be loaded: %s",
+		    vigil_strerror(e));
+		goto out;
+	}
+	if (refs_sign(k, (const uint8_t *)doc, strlen(doc), &sig) != 0 ||
+	    EVP_Digest(doc, strlen(doc), dg, &dl, EVP_sha256(), NULL) != 1) {
+		e = http_problem(resp, 500, "internal", "Internal error",
+		    "signing the reference set failed");
+		goto out;
+	}
+	if ((e = store_smm_refset_add(req->vc->store, version, doc, sig.data,
+	    sig.len, dg)) != 0) {
+		e = smm_store_error(resp, "storing the reference set", e);
+		goto out;
+	}
+	hex_encode(dg, sizeof(dg), hex);
+	(void)http_audit(req, "smm-reference-set.put", "", "version %" PRIu64
+	    " (%zu regions) sha256 %s", version, parsed->n, hex);
+	log_info("smm: reference set version %" PRIu64 " signed (%zu "
+	    "regions); forwarded with every push reply", version, parsed->n);
+	o = json_pack("{s:I, s:s}", "version", (json_int_t)version, "sha256",
+	    hex);
+	e = o ? http_json(resp, 200, o) : VIGIL_ENOMEM;
+ out:
+	refs_free(parsed);
+	buf_free(&sig);
+	EVP_PKEY_free(k);
+	json_decref(body);
+	free(rj);
+	free(doc);
+	free(old);
+	free(old_sig);
 	return e;
 }

@@ -6,7 +6,10 @@
  *   GET  /v1/nodes/{id}/smm-log   operator: accepted entries, ?after_seq=
  *   POST /v1/keys                 tenant: a wrapped key for a node
  *   GET  /v1/keys/{id}/uses       the owning tenant (others: 404)
- *   POST /v1/smm/refsets          operator: a reference set, signed here */
+ *   GET  /v1/smm/reference-set    operator: the newest set and the
+ *                                 verifier's reference-set public key
+ *   PUT  /v1/smm/reference-set    operator: {"regions": [...]}; the next
+ *                                 version, signed with that key */
 #ifndef VIGIL_ROUTES_SMM_H
 #define VIGIL_ROUTES_SMM_H
 
@@ -21,6 +24,7 @@
 
 #define ROUTES_SMM_MAX_ENTRIES	4096u	/* per push */
 #define ROUTES_SMM_MAX_KEYS	8u	/* wrapped keys per reply */
+#define ROUTES_SMM_REFS_KEY	"smm-refs.pem"	/* in [results] key_dir */
 
 struct smm_push {
 	Vigil__SmmLogEntries **msgs;	/* one per item (NULL if not SMM) */
@@ -30,6 +34,8 @@ struct smm_push {
 	uint64_t *seqs;
 	size_t n;
 	int appraised;
+	uint64_t accepted;		/* last entry accepted (0: none) */
+	int pinned;			/* the node has SMM pins */
 	struct appraise_smm_out out;
 	/* for the reply */
 	uint8_t *keys[ROUTES_SMM_MAX_KEYS];
@@ -64,5 +70,7 @@ int routes_smm_key(struct http_req *req, struct http_resp *resp);
 int routes_smm_log(struct http_req *req, struct http_resp *resp);
 int routes_keys_create(struct http_req *req, struct http_resp *resp);
 int routes_keys_uses(struct http_req *req, struct http_resp *resp);
+int routes_smm_refs_get(struct http_req *req, struct http_resp *resp);
+int routes_smm_refs_put(struct http_req *req, struct http_resp *resp);
 
 #endif

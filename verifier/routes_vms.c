@@ -8,11 +8,13 @@
 #include <time.h>
 
 #include <jansson.h>
+#include <microhttpd.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "api_who.h"
+#include "appraise_pse.h"
 #include "appraise_vm.h"
 #include "ear.h"
 #include "enclave/binding.h"
@@ -309,17 +311,121 @@ vms_request_json(const struct vm_attest_req *q)
 	return o;
 }
 
+/* ?wait=SECONDS: the answer is a stream (200, application/json) that
+ * sends a space (JSON allows leading white space) every VMS_WAIT_TICK_MS
+ * until the request is answered or the wait is over, then the request as
+ * GET /v1/vm-attestations/{id} shows it. A handler that slept would hold
+ * its server thread, and with it the very agent connection whose push
+ * brings the answer. */
+#define VMS_WAIT_TICK_MS 50
+
+struct vms_wait {
+	struct store *store;
+	int64_t req_id;
+	int64_t until_ms;
+	struct buf out;
+	size_t off;
+	int done;
+};
+
+static int64_t
+vms_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+vms_wait_free(void *cls)
+{
+	struct vms_wait *w = cls;
+
+	buf_free(&w->out);
+	free(w);
+}
+
+static ssize_t
+vms_wait_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+	struct timespec tick = { 0, VMS_WAIT_TICK_MS * 1000 * 1000 };
+	struct vms_wait *w = cls;
+	struct vm_attest_req q;
+	char *s;
+	size_t n;
+
+	(void)pos;
+	if (max == 0)
+		return 0;
+	if (!w->done) {
+		memset(&q, 0, sizeof(q));
+		if (store_vm_attest_get(w->store, w->req_id, &q) != 0)
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		if (!q.done && vms_now_ms() < w->until_ms) {
+			vm_attest_req_clear(&q);
+			nanosleep(&tick, NULL);
+			out[0] = ' ';
+			return 1;
+		}
+		{
+			json_t *j = vms_request_json(&q);
+
+			s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+			json_decref(j);
+		}
+		vm_attest_req_clear(&q);
+		if (s == NULL || buf_add(&w->out, s, strlen(s)) != 0) {
+			free(s);
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		}
+		free(s);
+		w->done = 1;
+	}
+	if (w->off == w->out.len)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	n = w->out.len - w->off;
+	if (n > max)
+		n = max;
+	memcpy(out, w->out.data + w->off, n);
+	w->off += n;
+	return (ssize_t)n;
+}
+
+static int
+vms_wait_stream(struct http_req *req, struct http_resp *resp, int64_t id,
+    long wait)
+{
+	struct MHD_Response *r;
+	struct vms_wait *w;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return VIGIL_ENOMEM;
+	w->store = req->vc->store;
+	w->req_id = id;
+	w->until_ms = vms_now_ms() + (int64_t)wait * 1000;
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096,
+	    vms_wait_read, w, vms_wait_free);
+	if (r == NULL) {
+		vms_wait_free(w);
+		return VIGIL_ENOMEM;
+	}
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	MHD_add_response_header(r, "Cache-Control", "no-cache");
+	resp->stream = r;
+	resp->status = 200;
+	return 0;
+}
+
 int
 routes_vms_attest(struct http_req *req, struct http_resp *resp)
 {
-	struct vm_attest_req q, cur;
+	struct vm_attest_req q;
 	struct api_who w;
 	struct vm_rec vm;
-	struct timespec ts = { 0, 200 * 1000 * 1000 };
 	const char *ws;
 	char *end;
 	long wait = 0;
-	int64_t until;
 	int e;
 
 	memset(&vm, 0, sizeof(vm));
@@ -358,19 +464,8 @@ routes_vms_attest(struct http_req *req, struct http_resp *resp)
 	}
 	log_info("vms: tenant=%s vm=%s attestation request %lld to node "
 	    "%.16s", w.tenant, vm.id, (long long)q.id, q.node_id);
-	until = (int64_t)time(NULL) + wait;
-	while (wait > 0 && (int64_t)time(NULL) < until) {
-		nanosleep(&ts, NULL);
-		if (store_vm_attest_get(req->vc->store, q.id, &cur) != 0)
-			break;
-		if (cur.done) {
-			http_json(resp, 200, vms_request_json(&cur));
-			vm_attest_req_clear(&cur);
-			goto out;
-		}
-		vm_attest_req_clear(&cur);
-	}
-	http_json(resp, 202, vms_request_json(&q));
+	if (wait == 0 || vms_wait_stream(req, resp, q.id, wait) != 0)
+		http_json(resp, 202, vms_request_json(&q));
  out:
 	vm_rec_free(&vm);
 	return 0;
@@ -486,21 +581,63 @@ routes_vms_refvals_put(struct http_req *req, struct http_resp *resp)
 
 /* ---- the MigE transport key of a node ---- */
 
-/* The transport key in the node's stored event log of its current boot
- * (PCR 3, VIGIL_TAG_PSE_TRANSPORT_PUB), if the node is affirming: the
- * event log replayed to its quoted PCRs, so the key is the one measured
- * at boot. *out malloc'd DER SPKI. */
+/* A copy of one PCR 3 PSE datum (which: VIGIL_TAG_PSE_TRANSPORT_PUB or
+ * VIGIL_TAG_PSE_PLATFORM_CERT) from the node's stored event log of its
+ * current boot, recomputed by appraise_pse_events. *out malloc'd;
+ * VIGIL_ENOTFOUND when the log has none. */
+static int
+vms_pse_datum(struct vctx *vc, const char *node, uint32_t which,
+    uint8_t **out, size_t *len)
+{
+	struct quote_state qs;
+	struct pse_boot pb;
+	struct evlog *log = NULL;
+	uint8_t *raw = NULL;
+	const uint8_t *p = NULL;
+	char why[200];
+	size_t rawlen = 0, n = 0;
+	int e;
+
+	*out = NULL;
+	*len = 0;
+	if ((e = store_quote_state_get(vc->store, node, &qs)) != 0 ||
+	    (e = store_evlog_get(vc->store, node, qs.reset_count, &raw,
+	    &rawlen)) != 0)
+		return e;
+	e = VIGIL_ENOTFOUND;
+	if (rawlen == 0 || evlog_parse(raw, rawlen, &log) != 0 ||
+	    appraise_pse_events(log, &pb, why, sizeof(why)) != 0 ||
+	    !pb.present)
+		goto out;
+	if (which == VIGIL_TAG_PSE_TRANSPORT_PUB) {
+		p = pb.transport_pub;
+		n = pb.transport_pub_len;
+	} else {
+		p = pb.cert;
+		n = pb.cert_len;
+	}
+	if (p == NULL || n == 0)
+		goto out;
+	if ((*out = malloc(n)) == NULL) {
+		e = VIGIL_ENOMEM;
+		goto out;
+	}
+	memcpy(*out, p, n);
+	*len = n;
+	e = 0;
+ out:
+	evlog_free(log);
+	free(raw);
+	return e;
+}
+
+/* The MigE transport key of an affirming node: its event log replayed to
+ * its quoted PCRs, so the key is the one measured at boot. */
 static int
 vms_mige_key(struct vctx *vc, const char *node, uint8_t **out,
     size_t *len, const char **why)
 {
-	struct quote_state qs;
-	struct evlog *log = NULL;
-	uint8_t *raw = NULL;
 	char st[24];
-	size_t rawlen = 0, i;
-	uint32_t tag, sz;
-	const uint8_t *d;
 	int e;
 
 	*out = NULL;
@@ -510,40 +647,10 @@ vms_mige_key(struct vctx *vc, const char *node, uint8_t **out,
 		*why = "the target node is not affirming";
 		return VIGIL_EDENIED;
 	}
-	if ((e = store_quote_state_get(vc->store, node, &qs)) != 0 ||
-	    (e = store_evlog_get(vc->store, node, qs.reset_count, &raw,
-	    &rawlen)) != 0) {
-		*why = "the target node has no stored event log";
-		return e == VIGIL_ENOTFOUND ? VIGIL_ENOTFOUND : e;
-	}
-	e = VIGIL_ENOTFOUND;
-	*why = "the target's event log has no MigE transport key (PCR 3)";
-	if (rawlen == 0 || evlog_parse(raw, rawlen, &log) != 0)
-		goto out;
-	for (i = 0; i < log->n; i++) {
-		if (log->ev[i].pcr != 3 || log->ev[i].data_len < 8)
-			continue;
-		d = log->ev[i].data;
-		tag = (uint32_t)d[0] | (uint32_t)d[1] << 8 |
-		    (uint32_t)d[2] << 16 | (uint32_t)d[3] << 24;
-		sz = (uint32_t)d[4] | (uint32_t)d[5] << 8 |
-		    (uint32_t)d[6] << 16 | (uint32_t)d[7] << 24;
-		if (tag != VIGIL_TAG_PSE_TRANSPORT_PUB ||
-		    sz != log->ev[i].data_len - 8 || sz == 0 || sz > 512)
-			continue;
-		if ((*out = malloc(sz)) == NULL) {
-			e = VIGIL_ENOMEM;
-			goto out;
-		}
-		memcpy(*out, d + 8, sz);
-		*len = sz;
-		e = 0;
-		*why = NULL;
-		break;
-	}
- out:
-	evlog_free(log);
-	free(raw);
+	e = vms_pse_datum(vc, node, VIGIL_TAG_PSE_TRANSPORT_PUB, out, len);
+	if (e != 0)
+		*why = "the target's event log has no MigE transport key "
+		    "(PCR 3)";
 	return e;
 }
 
@@ -1029,6 +1136,8 @@ vms_one_attestation(struct vctx *vc, const struct agent_rec *a,
 	X509_STORE *cas = NULL;
 	struct refvals *refs = NULL;
 	char *json = NULL, joined[1024];
+	uint8_t *mcert = NULL;
+	size_t mcert_len = 0;
 	int64_t now = (int64_t)time(NULL);
 	int e;
 
@@ -1058,6 +1167,9 @@ vms_one_attestation(struct vctx *vc, const struct agent_rec *a,
 		goto out;
 	if (vms_platform_cas(vc, &cas) != 0)
 		cas = NULL;
+	if (vms_pse_datum(vc, a->id, VIGIL_TAG_PSE_PLATFORM_CERT, &mcert,
+	    &mcert_len) != 0)
+		mcert = NULL;
 	refs = vms_guest_refs(vc, vm.tenant);
 	memset(&in, 0, sizeof(in));
 	in.vm = &vm;
@@ -1078,6 +1190,8 @@ vms_one_attestation(struct vctx *vc, const struct agent_rec *a,
 	in.psig = m->deep_signature.data;
 	in.psig_len = m->deep_signature.len;
 	in.platform_cas = cas;
+	in.measured_cert = mcert;
+	in.measured_cert_len = mcert_len;
 	in.guest_refs = refs;
 	if ((e = appraise_vm(&in, &o)) != 0 ||
 	    (e = appraise_vm_result_json(&in, &o, now, &json)) != 0) {
@@ -1113,6 +1227,7 @@ vms_one_attestation(struct vctx *vc, const struct agent_rec *a,
 	}
  out:
 	free(json);
+	free(mcert);
 	refvals_free(refs);
 	X509_STORE_free(cas);
 	vm_rec_free(&vm);

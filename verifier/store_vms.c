@@ -337,6 +337,13 @@ store_vm_vtpm_register_job(sqlite3 *db, void *arg)
 		vm_rec_free(&v);
 		return VIGIL_EEXIST;
 	}
+	if (v.vtpm_state == VM_VTPM_ENROLLED && v.migrate_to[0] != '\0') {
+		log_warn("store: vm %s: vTPM enrolment from node %.16s refused: "
+		    "a migration to node %.16s is under way", g->vm_id,
+		    g->node_id, v.migrate_to);
+		vm_rec_free(&v);
+		return VIGIL_EEXIST;
+	}
 	vm_rec_free(&v);
 	if ((r = store_prep(db, "SELECT 1 FROM vms WHERE ak_name = ? AND "
 	    "id <> ?", &st)) != 0)

@@ -363,6 +363,57 @@ test_smm_taint_persists_without_new_measurement(void **state)
 }
 
 static void
+test_smm_root_outside_reference_set_caught(void **state)
+{
+	static const char json[] = "{\"version\": 7, \"regions\": [{"
+	    "\"target\": \"hv\", \"region\": \"/usr/sbin/hv@0x1000\", "
+	    "\"roots\": [\"cccccccccccccccccccccccccccccccccccccccccccccccc"
+	    "cccccccccccccccc\"]}]}";
+	struct fx *f = *state;
+	struct appraise_smm_in in;
+	struct appraise_smm_out out;
+	struct refs *refs = NULL;
+	struct ear e;
+
+	/* vigil-smmd said match (against its own baseline), but the root is
+	 * not one the verifier's reference set accepts. */
+	assert_int_equal(refs_parse((const uint8_t *)json, strlen(json),
+	    &refs), 0);
+	ear_init(&e);
+	fx_in(f, &in, NULL);
+	in.refs = refs;
+	assert_int_equal(appraise_smm(&in, &e, &out), 0);
+	assert_int_equal(e.runtime_opaque, AR_CONTRA);
+	assert_true(has_reason(&e, "matches no reference value of the "
+	    "verifier"));
+	refs_free(refs);
+}
+
+static void
+test_smm_root_in_reference_set_affirms(void **state)
+{
+	static const char json[] = "{\"version\": 7, \"regions\": [{"
+	    "\"target\": \"hv\", \"region\": \"/usr/sbin/hv@0x1000\", "
+	    "\"roots\": [\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaa\"]}]}";
+	struct fx *f = *state;
+	struct appraise_smm_in in;
+	struct appraise_smm_out out;
+	struct refs *refs = NULL;
+	struct ear e;
+
+	assert_int_equal(refs_parse((const uint8_t *)json, strlen(json),
+	    &refs), 0);
+	ear_init(&e);
+	fx_in(f, &in, NULL);
+	in.refs = refs;
+	assert_int_equal(appraise_smm(&in, &e, &out), 0);
+	assert_int_equal(e.runtime_opaque, AR_AFFIRMING);
+	assert_string_equal(out.next.taint, "");
+	refs_free(refs);
+}
+
+static void
 test_smm_gap_counts_against_node(void **state)
 {
 	struct fx *f = *state;
@@ -593,6 +644,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_smm_taint_persists_without_new_measurement, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_smm_root_outside_reference_set_caught, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_smm_root_in_reference_set_affirms, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_smm_gap_counts_against_node, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_smm_changed_key_reported,

@@ -319,6 +319,37 @@ test_vm_rejects_binding_without_platform_ca(void **state)
 }
 
 static void
+test_vm_binding_must_come_from_the_pse_the_node_measured(void **state)
+{
+	struct fx *f = *state;
+	struct appraise_vm_out o;
+	struct buf other = BUF_INIT;
+	EVP_PKEY *k;
+	X509 *c = NULL;
+
+	/* The node's PCR 3 measured exactly this certificate: fine. */
+	f->in.measured_cert = f->leaf.data;
+	f->in.measured_cert_len = f->leaf.len;
+	assert_int_equal(appraise_vm(&f->in, &o), 0);
+	assert_int_equal(o.status, EAR_TIER_AFFIRMING);
+	/* Another platform key of the same vendor: a valid binding, but not
+	 * from the PSE this node booted. */
+	assert_non_null(k = EVP_EC_gen("P-256"));
+	assert_int_equal(pse_cert_issue(PSE_CERT_PLATFORM, k, "other", f->ca_key,
+	    f->ca, 30, &c), 0);
+	assert_int_equal(pse_cert_der(c, &other), 0);
+	f->in.measured_cert = other.data;
+	f->in.measured_cert_len = other.len;
+	assert_int_equal(appraise_vm(&f->in, &o), 0);
+	assert_int_equal(o.status, EAR_TIER_CONTRAINDICATED);
+	assert_true(has_reason(&o.host, "binding: its platform certificate is "
+	    "not the one node"));
+	buf_free(&other);
+	X509_free(c);
+	EVP_PKEY_free(k);
+}
+
+static void
 test_vm_rejects_deep_quote_for_another_vtpm(void **state)
 {
 	struct fx *f = *state;
@@ -535,6 +566,7 @@ main(void)
 		T(test_vm_rejects_binding_over_another_ak),
 		T(test_vm_rejects_malformed_binding),
 		T(test_vm_rejects_binding_without_platform_ca),
+		T(test_vm_binding_must_come_from_the_pse_the_node_measured),
 		T(test_vm_rejects_deep_quote_for_another_vtpm),
 		T(test_vm_rejects_deep_quote_for_another_vm),
 		T(test_vm_rejects_deep_quote_by_another_tpm),
