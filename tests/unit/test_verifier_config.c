@@ -23,6 +23,7 @@ test_verifier_example_config_parses(void **state)
 	assert_int_equal(c.results_ttl_s, 300);
 	assert_int_equal(c.sse_max_clients, 256);
 	assert_int_equal(c.webhooks_max_attempts, 10);
+	assert_string_equal(c.platform_ca, "/etc/vigil/platform-ca.pem");
 }
 
 static int
