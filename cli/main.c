@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "cli/events.h"
+#include "cli/config.h"
 #include "cli/http.h"
 #include "cli/key.h"
 #include "cli/record.h"
@@ -50,7 +51,9 @@ static const char cli_usage[] =
 "  vm reference-values put FILE  your guest reference values (vTPM PCRs)\n"
 "  vms                         your VMs with their status and host\n"
 "\n"
-"The verifier URL and token come from --url/--token or VIGIL_URL/VIGIL_TOKEN.\n"
+"The verifier URL, token and CA come from --url/--token/--cacert, else\n"
+"VIGIL_URL/VIGIL_TOKEN/VIGIL_CACERT, else [vigil] url/token/cacert in\n"
+"$VIGIL_CONFIG or ~/.config/vigil/cli.conf (mode 600 if it holds a token).\n"
 "An https:// verifier is checked against --cacert FILE or VIGIL_CACERT\n"
 "(PEM), else the system trust store.\n"
 "Exit status: 0 success, 1 a failed check (verify: diverged; result\n"
@@ -242,6 +245,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_ctx c = { getenv("VIGIL_URL"), getenv("VIGIL_TOKEN"), 0 };
+	struct cli_file file;
 	char path[512], *end;
 	long limit = 20;
 	const char *cmd;
@@ -271,9 +275,20 @@ main(int argc, char **argv)
 		fputs(cli_usage, stderr);
 		return 2;
 	}
+	/* Flags, then the environment, then the config file. */
+	if (cli_config_load(&file) != 0)
+		return 2;
+	if (c.url == NULL && file.url[0] != '\0')
+		c.url = file.url;
+	if (c.token == NULL && file.token[0] != '\0')
+		c.token = file.token;
+	if (getenv("VIGIL_CACERT") == NULL && file.cacert[0] != '\0' &&
+	    setenv("VIGIL_CACERT", file.cacert, 1) != 0)
+		return 2;
 	if (c.url == NULL) {
-		fprintf(stderr, "vigil: no verifier URL: set VIGIL_URL or "
-		    "pass --url\n");
+		fprintf(stderr, "vigil: no verifier URL: pass --url, set "
+		    "VIGIL_URL, or put url = ... under [vigil] in "
+		    "~/.config/vigil/cli.conf\n");
 		return 2;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
