@@ -742,7 +742,10 @@ dc_start() {
 	$say "Created tokens: one operator, tenants ${DC_TENANTS[*]}"
 
 	for name in $(dc_node_names "$dir"); do
-		$say "Booting $name (swtpm, measured boot, hypervisor placeholder, agent)..."
+		local parts="swtpm, measured boot, test hypervisor"
+		[ -f "$(dc_ndir "$dir" "$name")/smm.conf" ] && parts="$parts, vigil-smmd"
+		[ -d "$(dc_ndir "$dir" "$name")/pse" ] && parts="$parts, vigil-psed"
+		$say "Booting $name ($parts, agent)..."
 		dc_swtpm_start "$dir" "$name" || { dc_err "swtpm of $name did not start"; dc_stop "$dir"; return 1; }
 		dc_node_boot "$dir" "$name" || { dc_stop "$dir"; return 1; }
 		id=$(dc_node_local_id "$dir" "$name") || { dc_err "reading $name's EK failed"; dc_stop "$dir"; return 1; }
