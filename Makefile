@@ -21,6 +21,7 @@ AGENT    := $(filter-out agent/main.c,$(wildcard agent/*.c))
 VERIFIER := $(filter-out verifier/main.c,$(wildcard verifier/*.c))
 CLI      := $(filter-out cli/main.c,$(wildcard cli/*.c))
 UNIT     := $(wildcard tests/unit/test_*.c)
+TESTHELP := $(wildcard tests/unit/helpers/*.c)
 FUZZ     := $(wildcard tests/fuzz/fuzz_*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -87,10 +88,10 @@ $(BUILD)/bin/%:
 	@$(if $(V),,echo "  LINK    $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALLLIBS) -Wl,--end-group $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(ALLLIBS)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(call obj,$(TESTHELP)) $(ALLLIBS)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LINK    $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -Wl,--start-group $(ALLLIBS) -Wl,--end-group $(LDLIBS) $(TESTLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(call obj,$(TESTHELP)) -Wl,--start-group $(ALLLIBS) -Wl,--end-group $(LDLIBS) $(TESTLIBS)
 
 # Installs missing Debian packages (asks nothing when all are present).
 deps:

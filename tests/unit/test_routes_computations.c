@@ -24,124 +24,21 @@
 #include "verifier/http.h"
 #include "verifier/nonce.h"
 #include "verifier/tokens.h"
+#include "tests/unit/helpers/tsrv.h"
 
-static struct {
-	char dir[64];
-	struct vconfig cfg;
-	struct vctx vc;
-	struct http_server *srv;
-	char base[64];
-	char op[TOKEN_HEX_LEN + 1], a[TOKEN_HEX_LEN + 1], b[TOKEN_HEX_LEN + 1];
-} g;
-
-struct reply {
-	long status;
-	struct buf body;
-	json_t *j;
-};
-
-static size_t
-on_body(char *p, size_t sz, size_t n, void *u)
-{
-	struct reply *r = u;
-
-	return buf_add(&r->body, p, sz * n) == 0 ? sz * n : 0;
-}
-
-static long
-req(const char *method, const char *path, const char *token,
-    const void *body, size_t len, struct reply *r)
-{
-	struct curl_slist *h = NULL;
-	char url[512], auth[128];
-	CURL *c;
-
-	memset(r, 0, sizeof(*r));
-	assert_non_null(c = curl_easy_init());
-	snprintf(url, sizeof(url), "%s%s", g.base, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-	if (token != NULL) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-		h = curl_slist_append(h, auth);
-	}
-	if (body != NULL) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-		    (curl_off_t)len);
-	}
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	assert_int_equal(curl_easy_perform(c), CURLE_OK);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	if (r->body.len > 0)
-		r->j = json_loadb((const char *)r->body.data, r->body.len, 0,
-		    NULL);
-	return r->status;
-}
-
-static void
-reply_free(struct reply *r)
-{
-	json_decref(r->j);
-	buf_free(&r->body);
-}
-
-static const char *
-detail(const struct reply *r)
-{
-	const char *d = json_string_value(json_object_get(r->j, "detail"));
-
-	return d != NULL ? d : "";
-}
+static struct tsrv g;
 
 static int
 group_setup(void **state)
 {
-	(void)state;
-	log_init("test_routes_computations", getenv("VIGIL_TEST_DEBUG") ?
-	    LOG_DEBUG : LOG_ERR);
-	snprintf(g.dir, sizeof(g.dir), "/tmp/vigil-test-comp.XXXXXX");
-	assert_non_null(mkdtemp(g.dir));
-	config_defaults(&g.cfg);
-	g.cfg.port = 0;
-	g.cfg.insecure_http = 1;
-	g.cfg.threads = 2;
-	snprintf(g.cfg.store_path, sizeof(g.cfg.store_path), "%s/v.db",
-	    g.dir);
-	snprintf(g.cfg.openapi, sizeof(g.cfg.openapi), "docs/openapi.json");
-	g.vc.cfg = &g.cfg;
-	assert_int_equal(nonce_table_new(60000, NULL, &g.vc.nonces), 0);
-	assert_int_equal(store_open(g.cfg.store_path, &g.vc.store), 0);
-	assert_int_equal(tokens_create(g.vc.store, "operator", NULL, "t",
-	    g.op), 0);
-	assert_int_equal(tokens_create(g.vc.store, "tenant", "acme", "t",
-	    g.a), 0);
-	assert_int_equal(tokens_create(g.vc.store, "tenant", "globex", "t",
-	    g.b), 0);
-	assert_int_equal(http_start(&g.vc, &g.srv), 0);
-	snprintf(g.base, sizeof(g.base), "http://127.0.0.1:%u",
-	    (unsigned)http_port(g.srv));
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	tsrv_start(&g, "test-routes-comp");
 	return 0;
 }
 
 static int
 group_teardown(void **state)
 {
-	char cmd[128];
-
-	(void)state;
-	http_stop(g.srv);
-	store_close(g.vc.store);
-	nonce_table_free(g.vc.nonces);
-	curl_global_cleanup();
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g.dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tsrv_stop(&g);
 }
 
 #define HEXA "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -154,16 +51,16 @@ group_teardown(void **state)
 static void
 create(char *id, json_t **reply_json)
 {
-	struct reply r;
+	struct treply r;
 
-	assert_int_equal(req("POST", "/v1/computations", g.a, RECIPE,
+	assert_int_equal(treq(&g, "POST", "/v1/computations", g.a, RECIPE,
 	    strlen(RECIPE), &r), 201);
 	assert_non_null(r.j);
 	snprintf(id, 33, "%s", json_string_value(json_object_get(r.j, "id")));
 	assert_int_equal(strlen(id), 32);
 	if (reply_json != NULL)
 		*reply_json = json_incref(r.j);
-	reply_free(&r);
+	treply_free(&r);
 }
 
 static void
@@ -225,73 +122,73 @@ test_comp_create_refuses_bad_recipes_naming_the_field(void **state)
 		{ "{\"argv\":[\"p\"],\"executable\":{\"path\":\"p\",\"sha256\":"
 		    "\"" HEXA "\"},\"checkpoint_every\":-1}", "checkpoint_every" },
 	};
-	struct reply r;
+	struct treply r;
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		req("POST", "/v1/computations", g.a, cases[i].body,
+		treq(&g, "POST", "/v1/computations", g.a, cases[i].body,
 		    strlen(cases[i].body), &r);
-		if (r.status != 400 || strstr(detail(&r), cases[i].want) ==
+		if (r.status != 400 || strstr(treply_detail(&r), cases[i].want) ==
 		    NULL)
 			fail_msg("case %zu: %ld \"%s\", wanted 400 naming "
-			    "\"%s\"", i, r.status, detail(&r), cases[i].want);
-		reply_free(&r);
+			    "\"%s\"", i, r.status, treply_detail(&r), cases[i].want);
+		treply_free(&r);
 	}
 	/* an operator has no tenant to own it; no token is 401 */
-	assert_int_equal(req("POST", "/v1/computations", g.op, RECIPE,
+	assert_int_equal(treq(&g, "POST", "/v1/computations", g.op, RECIPE,
 	    strlen(RECIPE), &r), 403);
-	reply_free(&r);
-	assert_int_equal(req("POST", "/v1/computations", NULL, RECIPE,
+	treply_free(&r);
+	assert_int_equal(treq(&g, "POST", "/v1/computations", NULL, RECIPE,
 	    strlen(RECIPE), &r), 401);
-	reply_free(&r);
+	treply_free(&r);
 }
 
 static void
 test_comp_other_tenant_gets_404_operator_reads(void **state)
 {
 	char id[33], path[128], rid[33];
-	struct reply r;
+	struct treply r;
 
 	(void)state;
 	create(id, NULL);
 	snprintf(path, sizeof(path), "/v1/computations/%s", id);
-	assert_int_equal(req("GET", path, g.a, NULL, 0, &r), 200);
+	assert_int_equal(treq(&g, "GET", path, g.a, NULL, 0, &r), 200);
 	assert_string_equal(json_string_value(json_object_get(r.j, "status")),
 	    "recording");
 	assert_true(json_is_null(json_object_get(r.j, "latest_replay")));
-	reply_free(&r);
-	assert_int_equal(req("GET", path, g.b, NULL, 0, &r), 404);
-	reply_free(&r);
-	assert_int_equal(req("GET", path, g.op, NULL, 0, &r), 200);
-	reply_free(&r);
+	treply_free(&r);
+	assert_int_equal(treq(&g, "GET", path, g.b, NULL, 0, &r), 404);
+	treply_free(&r);
+	assert_int_equal(treq(&g, "GET", path, g.op, NULL, 0, &r), 200);
+	treply_free(&r);
 	snprintf(path, sizeof(path), "/v1/computations/%s/replays", id);
-	assert_int_equal(req("POST", path, g.b, "", 0, &r), 404);
-	reply_free(&r);
-	assert_int_equal(req("POST", path, g.a, "", 0, &r), 202);
+	assert_int_equal(treq(&g, "POST", path, g.b, "", 0, &r), 404);
+	treply_free(&r);
+	assert_int_equal(treq(&g, "POST", path, g.a, "", 0, &r), 202);
 	snprintf(rid, sizeof(rid), "%s", json_string_value(json_object_get(r.j,
 	    "id")));
 	assert_string_equal(json_string_value(json_object_get(r.j, "status")),
 	    "queued");
-	reply_free(&r);
+	treply_free(&r);
 	snprintf(path, sizeof(path), "/v1/replays/%s", rid);
-	assert_int_equal(req("GET", path, g.a, NULL, 0, &r), 200);
+	assert_int_equal(treq(&g, "GET", path, g.a, NULL, 0, &r), 200);
 	assert_string_equal(json_string_value(json_object_get(r.j,
 	    "computation_id")), id);
-	reply_free(&r);
-	assert_int_equal(req("GET", path, g.b, NULL, 0, &r), 404);
-	reply_free(&r);
+	treply_free(&r);
+	assert_int_equal(treq(&g, "GET", path, g.b, NULL, 0, &r), 404);
+	treply_free(&r);
 	/* lists: own only; the operator sees all */
-	assert_int_equal(req("GET", "/v1/computations", g.b, NULL, 0, &r), 200);
+	assert_int_equal(treq(&g, "GET", "/v1/computations", g.b, NULL, 0, &r), 200);
 	assert_int_equal(json_array_size(json_object_get(r.j, "items")), 0);
-	reply_free(&r);
-	assert_int_equal(req("GET", "/v1/computations", g.op, NULL, 0, &r),
+	treply_free(&r);
+	assert_int_equal(treq(&g, "GET", "/v1/computations", g.op, NULL, 0, &r),
 	    200);
 	assert_true(json_array_size(json_object_get(r.j, "items")) >= 1);
-	reply_free(&r);
-	assert_int_equal(req("GET", "/v1/computations/not-an-id", g.a, NULL, 0,
+	treply_free(&r);
+	assert_int_equal(treq(&g, "GET", "/v1/computations/not-an-id", g.a, NULL, 0,
 	    &r), 404);
-	reply_free(&r);
+	treply_free(&r);
 }
 
 static void
@@ -301,25 +198,25 @@ test_comp_blob_must_hash_to_its_name(void **state)
 	uint8_t d[32];
 	char hex[65], path[128];
 	unsigned int len = 0;
-	struct reply r;
+	struct treply r;
 
 	(void)state;
 	assert_int_equal(EVP_Digest(data, strlen(data), d, &len, EVP_sha256(),
 	    NULL), 1);
 	hex_encode(d, 32, hex);
 	snprintf(path, sizeof(path), "/v1/blobs/%s", hex);
-	assert_int_equal(req("PUT", path, g.a, data, strlen(data), &r), 201);
-	reply_free(&r);
-	assert_int_equal(req("PUT", path, g.a, data, strlen(data), &r), 200);
-	reply_free(&r);
-	assert_int_equal(req("PUT", path, g.a, "other", 5, &r), 400);
-	assert_non_null(strstr(detail(&r), "does not hash"));
-	reply_free(&r);
-	assert_int_equal(req("PUT", "/v1/blobs/ABC", g.a, data, strlen(data),
+	assert_int_equal(treq(&g, "PUT", path, g.a, data, strlen(data), &r), 201);
+	treply_free(&r);
+	assert_int_equal(treq(&g, "PUT", path, g.a, data, strlen(data), &r), 200);
+	treply_free(&r);
+	assert_int_equal(treq(&g, "PUT", path, g.a, "other", 5, &r), 400);
+	assert_non_null(strstr(treply_detail(&r), "does not hash"));
+	treply_free(&r);
+	assert_int_equal(treq(&g, "PUT", "/v1/blobs/ABC", g.a, data, strlen(data),
 	    &r), 400);
-	reply_free(&r);
-	assert_int_equal(req("PUT", path, NULL, data, strlen(data), &r), 401);
-	reply_free(&r);
+	treply_free(&r);
+	assert_int_equal(treq(&g, "PUT", path, NULL, data, strlen(data), &r), 401);
+	treply_free(&r);
 }
 
 int

@@ -24,124 +24,21 @@
 #include "verifier/nonce.h"
 #include "verifier/store_vms.h"
 #include "verifier/tokens.h"
+#include "tests/unit/helpers/tsrv.h"
 
-static struct {
-	char dir[64];
-	struct vconfig cfg;
-	struct vctx vc;
-	struct http_server *srv;
-	char base[64];
-	char op[TOKEN_HEX_LEN + 1], a[TOKEN_HEX_LEN + 1], b[TOKEN_HEX_LEN + 1];
-} g;
-
-struct reply {
-	long status;
-	struct buf body;
-	json_t *j;
-};
-
-static size_t
-on_body(char *p, size_t sz, size_t n, void *u)
-{
-	struct reply *r = u;
-
-	return buf_add(&r->body, p, sz * n) == 0 ? sz * n : 0;
-}
-
-static long
-req(const char *method, const char *path, const char *token,
-    const void *body, size_t len, struct reply *r)
-{
-	struct curl_slist *h = NULL;
-	char url[512], auth[128];
-	CURL *c;
-
-	memset(r, 0, sizeof(*r));
-	assert_non_null(c = curl_easy_init());
-	snprintf(url, sizeof(url), "%s%s", g.base, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-	if (token != NULL) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-		h = curl_slist_append(h, auth);
-	}
-	if (body != NULL) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-		    (curl_off_t)len);
-	}
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	assert_int_equal(curl_easy_perform(c), CURLE_OK);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	if (r->body.len > 0)
-		r->j = json_loadb((const char *)r->body.data, r->body.len, 0,
-		    NULL);
-	return r->status;
-}
-
-static void
-reply_free(struct reply *r)
-{
-	json_decref(r->j);
-	buf_free(&r->body);
-}
-
-static const char *
-detail(const struct reply *r)
-{
-	const char *d = json_string_value(json_object_get(r->j, "detail"));
-
-	return d != NULL ? d : "";
-}
+static struct tsrv g;
 
 static int
 group_setup(void **state)
 {
-	(void)state;
-	log_init("test_routes_vms", getenv("VIGIL_TEST_DEBUG") ?
-	    LOG_DEBUG : LOG_ERR);
-	snprintf(g.dir, sizeof(g.dir), "/tmp/vigil-test-vms.XXXXXX");
-	assert_non_null(mkdtemp(g.dir));
-	config_defaults(&g.cfg);
-	g.cfg.port = 0;
-	g.cfg.insecure_http = 1;
-	g.cfg.threads = 2;
-	snprintf(g.cfg.store_path, sizeof(g.cfg.store_path), "%s/v.db",
-	    g.dir);
-	snprintf(g.cfg.openapi, sizeof(g.cfg.openapi), "docs/openapi.json");
-	g.vc.cfg = &g.cfg;
-	assert_int_equal(nonce_table_new(60000, NULL, &g.vc.nonces), 0);
-	assert_int_equal(store_open(g.cfg.store_path, &g.vc.store), 0);
-	assert_int_equal(tokens_create(g.vc.store, "operator", NULL, "t",
-	    g.op), 0);
-	assert_int_equal(tokens_create(g.vc.store, "tenant", "acme", "t",
-	    g.a), 0);
-	assert_int_equal(tokens_create(g.vc.store, "tenant", "globex", "t",
-	    g.b), 0);
-	assert_int_equal(http_start(&g.vc, &g.srv), 0);
-	snprintf(g.base, sizeof(g.base), "http://127.0.0.1:%u",
-	    (unsigned)http_port(g.srv));
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	tsrv_start(&g, "test-routes-vms");
 	return 0;
 }
 
 static int
 group_teardown(void **state)
 {
-	char cmd[128];
-
-	(void)state;
-	http_stop(g.srv);
-	store_close(g.vc.store);
-	nonce_table_free(g.vc.nonces);
-	curl_global_cleanup();
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g.dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tsrv_stop(&g);
 }
 
 #define NODE_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -154,18 +51,18 @@ group_teardown(void **state)
 static void
 create(const char *name, char id[VM_ID_LEN + 1])
 {
-	struct reply r;
+	struct treply r;
 	char body[128];
 
 	snprintf(body, sizeof(body), "{\"name\": \"%s\"}", name);
-	assert_int_equal(req("POST", "/v1/vms", g.a, body, strlen(body), &r),
+	assert_int_equal(treq(&g, "POST", "/v1/vms", g.a, body, strlen(body), &r),
 	    201);
 	snprintf(id, VM_ID_LEN + 1, "%s", json_string_value(json_object_get(
 	    r.j, "id")));
 	assert_true(store_vm_id_ok(id));
 	assert_string_equal(json_string_value(json_object_get(r.j, "tenant")),
 	    "acme");
-	reply_free(&r);
+	treply_free(&r);
 }
 
 /* Registers and activates a vTPM for vm on node (store level). */
@@ -197,113 +94,113 @@ enrol(const char *vm, const char *node, uint8_t tag)
 static void
 test_vms_tenant_sees_only_its_own_vms(void **state)
 {
-	struct reply r;
+	struct treply r;
 	char id[VM_ID_LEN + 1], path[128];
 	const char *dup = "{\"name\": \"web\"}", *bad = "{\"name\": \"a b\"}";
 
 	(void)state;
 	create("web", id);
-	assert_int_equal(req("POST", "/v1/vms", g.a, dup, strlen(dup), &r),
+	assert_int_equal(treq(&g, "POST", "/v1/vms", g.a, dup, strlen(dup), &r),
 	    409);
-	reply_free(&r);
-	assert_int_equal(req("POST", "/v1/vms", g.a, bad, strlen(bad), &r),
+	treply_free(&r);
+	assert_int_equal(treq(&g, "POST", "/v1/vms", g.a, bad, strlen(bad), &r),
 	    400);
-	reply_free(&r);
-	assert_int_equal(req("POST", "/v1/vms", g.op, dup, strlen(dup), &r),
+	treply_free(&r);
+	assert_int_equal(treq(&g, "POST", "/v1/vms", g.op, dup, strlen(dup), &r),
 	    403);
-	reply_free(&r);
-	assert_int_equal(req("POST", "/v1/vms", NULL, dup, strlen(dup), &r),
+	treply_free(&r);
+	assert_int_equal(treq(&g, "POST", "/v1/vms", NULL, dup, strlen(dup), &r),
 	    401);
-	reply_free(&r);
+	treply_free(&r);
 
 	snprintf(path, sizeof(path), "/v1/vms/%s", id);
-	assert_int_equal(req("GET", path, g.a, NULL, 0, &r), 200);
+	assert_int_equal(treq(&g, "GET", path, g.a, NULL, 0, &r), 200);
 	assert_string_equal(json_string_value(json_object_get(r.j, "name")),
 	    "web");
 	assert_string_equal(json_string_value(json_object_get(r.j, "vtpm")),
 	    "none");
 	assert_string_equal(json_string_value(json_object_get(r.j,
 	    "status")), "none");
-	reply_free(&r);
+	treply_free(&r);
 	/* Tenant B: not there at all. */
-	assert_int_equal(req("GET", path, g.b, NULL, 0, &r), 404);
-	reply_free(&r);
+	assert_int_equal(treq(&g, "GET", path, g.b, NULL, 0, &r), 404);
+	treply_free(&r);
 	snprintf(path, sizeof(path), "/v1/vms/%s/attest", id);
-	assert_int_equal(req("POST", path, g.b, NULL, 0, &r), 404);
-	reply_free(&r);
-	assert_int_equal(req("GET", "/v1/vms", g.b, NULL, 0, &r), 200);
+	assert_int_equal(treq(&g, "POST", path, g.b, NULL, 0, &r), 404);
+	treply_free(&r);
+	assert_int_equal(treq(&g, "GET", "/v1/vms", g.b, NULL, 0, &r), 200);
 	assert_int_equal(json_array_size(json_object_get(r.j, "vms")), 0);
-	reply_free(&r);
+	treply_free(&r);
 	/* The operator sees every tenant's. */
-	assert_int_equal(req("GET", "/v1/vms", g.op, NULL, 0, &r), 200);
+	assert_int_equal(treq(&g, "GET", "/v1/vms", g.op, NULL, 0, &r), 200);
 	assert_true(json_array_size(json_object_get(r.j, "vms")) >= 1);
-	reply_free(&r);
+	treply_free(&r);
 }
 
 static void
 test_vms_attest_needs_an_enrolled_vtpm(void **state)
 {
-	struct reply r;
+	struct treply r;
 	char id[VM_ID_LEN + 1], path[128];
 
 	(void)state;
 	create("idle", id);
 	snprintf(path, sizeof(path), "/v1/vms/%s/attest", id);
-	assert_int_equal(req("POST", path, g.a, NULL, 0, &r), 409);
-	reply_free(&r);
+	assert_int_equal(treq(&g, "POST", path, g.a, NULL, 0, &r), 409);
+	treply_free(&r);
 	snprintf(path, sizeof(path), "/v1/vms/%s/attest?wait=999", id);
-	assert_int_equal(req("POST", path, g.a, NULL, 0, &r), 400);
-	reply_free(&r);
+	assert_int_equal(treq(&g, "POST", path, g.a, NULL, 0, &r), 400);
+	treply_free(&r);
 	/* Enrolled: queued for its host (no agent answers here). */
 	enrol(id, NODE_A, 0x11);
 	snprintf(path, sizeof(path), "/v1/vms/%s/attest", id);
-	assert_int_equal(req("POST", path, g.a, NULL, 0, &r), 202);
+	assert_int_equal(treq(&g, "POST", path, g.a, NULL, 0, &r), 202);
 	assert_string_equal(json_string_value(json_object_get(r.j, "state")),
 	    "pending");
 	assert_string_equal(json_string_value(json_object_get(r.j, "node")),
 	    NODE_A);
 	snprintf(path, sizeof(path), "/v1/vm-attestations/%lld",
 	    (long long)json_integer_value(json_object_get(r.j, "request")));
-	reply_free(&r);
-	assert_int_equal(req("GET", path, g.a, NULL, 0, &r), 200);
-	reply_free(&r);
-	assert_int_equal(req("GET", path, g.b, NULL, 0, &r), 404);
-	reply_free(&r);
+	treply_free(&r);
+	assert_int_equal(treq(&g, "GET", path, g.a, NULL, 0, &r), 200);
+	treply_free(&r);
+	assert_int_equal(treq(&g, "GET", path, g.b, NULL, 0, &r), 404);
+	treply_free(&r);
 	/* ?wait: a stream that ends with the request as it stands (here
 	 * still pending: no agent answers). */
 	snprintf(path, sizeof(path), "/v1/vms/%s/attest?wait=1", id);
-	assert_int_equal(req("POST", path, g.a, NULL, 0, &r), 200);
+	assert_int_equal(treq(&g, "POST", path, g.a, NULL, 0, &r), 200);
 	assert_non_null(r.j);
 	assert_string_equal(json_string_value(json_object_get(r.j, "state")),
 	    "pending");
-	reply_free(&r);
+	treply_free(&r);
 }
 
 static void
 test_vms_guest_reference_values_are_per_tenant_and_strict(void **state)
 {
 	const char *bad = "{\"pcrs\": {\"4\": [\"xyz\"]}}";
-	struct reply r;
+	struct treply r;
 
 	(void)state;
-	assert_int_equal(req("PUT", "/v1/guest-reference-values", g.a, bad,
+	assert_int_equal(treq(&g, "PUT", "/v1/guest-reference-values", g.a, bad,
 	    strlen(bad), &r), 400);
-	assert_non_null(strstr(detail(&r), "pcrs"));
-	reply_free(&r);
-	assert_int_equal(req("PUT", "/v1/guest-reference-values", g.a, REFS,
+	assert_non_null(strstr(treply_detail(&r), "pcrs"));
+	treply_free(&r);
+	assert_int_equal(treq(&g, "PUT", "/v1/guest-reference-values", g.a, REFS,
 	    strlen(REFS), &r), 200);
 	assert_int_equal(json_integer_value(json_object_get(r.j, "version")),
 	    1);
-	reply_free(&r);
-	assert_int_equal(req("GET", "/v1/guest-reference-values", g.a, NULL,
+	treply_free(&r);
+	assert_int_equal(treq(&g, "GET", "/v1/guest-reference-values", g.a, NULL,
 	    0, &r), 200);
 	assert_int_equal(json_integer_value(json_object_get(r.j, "version")),
 	    1);
 	assert_true(json_is_object(json_object_get(r.j, "document")));
-	reply_free(&r);
-	assert_int_equal(req("GET", "/v1/guest-reference-values", g.b, NULL,
+	treply_free(&r);
+	assert_int_equal(treq(&g, "GET", "/v1/guest-reference-values", g.b, NULL,
 	    0, &r), 404);
-	reply_free(&r);
+	treply_free(&r);
 }
 
 static void
@@ -413,7 +310,7 @@ test_vms_migration_moves_placement_and_releases_the_source(void **state)
 	struct vm_result_commit c;
 	struct vm_attest_req q;
 	struct vm_rec v;
-	struct reply r;
+	struct treply r;
 	char id[VM_ID_LEN + 1], (*rel)[VM_ID_LEN + 1] = NULL, path[128];
 	const uint8_t blob[5] = { 9, 8, 7, 6, 5 };
 	json_t *pl;
@@ -477,7 +374,7 @@ test_vms_migration_moves_placement_and_releases_the_source(void **state)
 	free(rel);
 	/* The placement history, through the API: A then B. */
 	snprintf(path, sizeof(path), "/v1/vms/%s", id);
-	assert_int_equal(req("GET", path, g.a, NULL, 0, &r), 200);
+	assert_int_equal(treq(&g, "GET", path, g.a, NULL, 0, &r), 200);
 	pl = json_object_get(r.j, "placements");
 	assert_int_equal(json_array_size(pl), 2);
 	assert_string_equal(json_string_value(json_object_get(
@@ -488,7 +385,7 @@ test_vms_migration_moves_placement_and_releases_the_source(void **state)
 	    json_array_get(pl, 1), "event")), "migrate");
 	assert_string_equal(json_string_value(json_object_get(r.j,
 	    "host_node")), NODE_B);
-	reply_free(&r);
+	treply_free(&r);
 }
 
 int

@@ -32,125 +32,22 @@
 #include "swquote.h"
 #include "tpm_parse.h"
 #include "vigil.pb-c.h"
+#include "tests/unit/helpers/tsrv.h"
 #include <openssl/pem.h>
 
-static struct {
-	char dir[64];
-	struct vconfig cfg;
-	struct vctx vc;
-	struct http_server *srv;
-	char base[64];
-	char op[TOKEN_HEX_LEN + 1], a[TOKEN_HEX_LEN + 1], b[TOKEN_HEX_LEN + 1];
-} g;
-
-struct reply {
-	long status;
-	struct buf body;
-	json_t *j;
-};
-
-static size_t
-on_body(char *p, size_t sz, size_t n, void *u)
-{
-	struct reply *r = u;
-
-	return buf_add(&r->body, p, sz * n) == 0 ? sz * n : 0;
-}
-
-static long
-req(const char *method, const char *path, const char *token,
-    const void *body, size_t len, struct reply *r)
-{
-	struct curl_slist *h = NULL;
-	char url[512], auth[128];
-	CURL *c;
-
-	memset(r, 0, sizeof(*r));
-	assert_non_null(c = curl_easy_init());
-	snprintf(url, sizeof(url), "%s%s", g.base, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-	if (token != NULL) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-		h = curl_slist_append(h, auth);
-	}
-	if (body != NULL) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-		    (curl_off_t)len);
-	}
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	assert_int_equal(curl_easy_perform(c), CURLE_OK);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	if (r->body.len > 0)
-		r->j = json_loadb((const char *)r->body.data, r->body.len, 0,
-		    NULL);
-	return r->status;
-}
-
-static void
-reply_free(struct reply *r)
-{
-	json_decref(r->j);
-	buf_free(&r->body);
-}
-
-static const char *
-detail(const struct reply *r)
-{
-	const char *d = json_string_value(json_object_get(r->j, "detail"));
-
-	return d != NULL ? d : "";
-}
+static struct tsrv g;
 
 static int
 group_setup(void **state)
 {
-	(void)state;
-	log_init("test_routes_vtpms", getenv("VIGIL_TEST_DEBUG") ?
-	    LOG_DEBUG : LOG_ERR);
-	snprintf(g.dir, sizeof(g.dir), "/tmp/vigil-test-vtpms.XXXXXX");
-	assert_non_null(mkdtemp(g.dir));
-	config_defaults(&g.cfg);
-	g.cfg.port = 0;
-	g.cfg.insecure_http = 1;
-	g.cfg.threads = 2;
-	snprintf(g.cfg.store_path, sizeof(g.cfg.store_path), "%s/v.db",
-	    g.dir);
-	snprintf(g.cfg.openapi, sizeof(g.cfg.openapi), "docs/openapi.json");
-	g.vc.cfg = &g.cfg;
-	assert_int_equal(nonce_table_new(60000, NULL, &g.vc.nonces), 0);
-	assert_int_equal(store_open(g.cfg.store_path, &g.vc.store), 0);
-	assert_int_equal(tokens_create(g.vc.store, "operator", NULL, "t",
-	    g.op), 0);
-	assert_int_equal(tokens_create(g.vc.store, "tenant", "acme", "t",
-	    g.a), 0);
-	assert_int_equal(tokens_create(g.vc.store, "tenant", "globex", "t",
-	    g.b), 0);
-	assert_int_equal(http_start(&g.vc, &g.srv), 0);
-	snprintf(g.base, sizeof(g.base), "http://127.0.0.1:%u",
-	    (unsigned)http_port(g.srv));
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	tsrv_start(&g, "test-routes-vtpms");
 	return 0;
 }
 
 static int
 group_teardown(void **state)
 {
-	char cmd[128];
-
-	(void)state;
-	http_stop(g.srv);
-	store_close(g.vc.store);
-	nonce_table_free(g.vc.nonces);
-	curl_global_cleanup();
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g.dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tsrv_stop(&g);
 }
 
 #define NODE_A "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"
@@ -254,7 +151,7 @@ world_teardown(void **state)
 
 /* POSTs a protobuf message to an agent route of NODE_A. */
 static long
-post_pb(const char *suffix, const ProtobufCMessage *m, struct reply *r)
+post_pb(const char *suffix, const ProtobufCMessage *m, struct treply *r)
 {
 	struct buf body = BUF_INIT;
 	char path[160];
@@ -264,7 +161,7 @@ post_pb(const char *suffix, const ProtobufCMessage *m, struct reply *r)
 	assert_int_equal(buf_reserve(&body,
 	    protobuf_c_message_get_packed_size(m) + 1), 0);
 	body.len = protobuf_c_message_pack(m, body.data);
-	st = req("POST", path, NULL, body.data, body.len, r);
+	st = treq(&g, "POST", path, NULL, body.data, body.len, r);
 	buf_free(&body);
 	return st;
 }
@@ -273,7 +170,7 @@ post_pb(const char *suffix, const ProtobufCMessage *m, struct reply *r)
  * bnd; returns the HTTP status. */
 static long
 register_vtpm(const char *vm, struct swek *ek, const struct buf *cert,
-    const struct buf *bnd, struct reply *r)
+    const struct buf *bnd, struct treply *r)
 {
 	Vigil__VtpmRegisterRequest m = VIGIL__VTPM_REGISTER_REQUEST__INIT;
 	uint8_t ekb[1024];
@@ -301,7 +198,7 @@ test_vtpm_with_pse_ek_cert_enrols_and_places_its_vm(void **state)
 	struct vm_placement *pl = NULL;
 	struct buf cert = BUF_INIT;
 	struct swek *ek = NULL;
-	struct reply r;
+	struct treply r;
 	struct vm_rec v;
 	TPM2B_PUBLIC vp;
 	TPM2B_NAME vname;
@@ -318,7 +215,7 @@ test_vtpm_with_pse_ek_cert_enrols_and_places_its_vm(void **state)
 	assert_non_null(res = vigil__register_response__unpack(NULL,
 	    r.body.len, r.body.data));
 	assert_string_equal(res->agent_id, vm);
-	reply_free(&r);
+	treply_free(&r);
 	/* The vTPM activates the credential for its AK. */
 	assert_int_equal(tpm_public_parse(w.vak, w.vak_len, &vp), 0);
 	assert_int_equal(tpm_public_name(&vp, &vname), 0);
@@ -333,11 +230,11 @@ test_vtpm_with_pse_ek_cert_enrols_and_places_its_vm(void **state)
 	act.secret.data = secret;
 	act.secret.len = slen;
 	assert_int_equal(post_pb("vtpms/activate", &act.base, &r), 403);
-	assert_non_null(strstr(detail(&r), "secret does not match"));
-	reply_free(&r);
+	assert_non_null(strstr(treply_detail(&r), "secret does not match"));
+	treply_free(&r);
 	secret[0] ^= 1;
 	assert_int_equal(post_pb("vtpms/activate", &act.base, &r), 200);
-	reply_free(&r);
+	treply_free(&r);
 	assert_int_equal(store_vm_get(g.vc.store, vm, "acme", &v), 0);
 	assert_int_equal(v.vtpm_state, VM_VTPM_ENROLLED);
 	assert_string_equal(v.host_node, NODE_A);
@@ -359,7 +256,7 @@ test_vtpm_ek_cert_not_from_a_pse_is_refused(void **state)
 	struct swek *ek = NULL;
 	EVP_PKEY *k;
 	X509 *c;
-	struct reply r;
+	struct treply r;
 	char vm[VM_ID_LEN + 1];
 
 	(void)state;
@@ -369,10 +266,10 @@ test_vtpm_ek_cert_not_from_a_pse_is_refused(void **state)
 	assert_int_equal(swek_new(k, c, &ek), 0);
 	assert_int_equal(swek_cert_der(ek, &cert), 0);
 	assert_int_equal(register_vtpm(vm, ek, &cert, &w.bnd, &r), 403);
-	assert_non_null(strstr(detail(&r), "vTPM EK certificate does not "
+	assert_non_null(strstr(treply_detail(&r), "vTPM EK certificate does not "
 	    "chain to a trusted PSE: vTPM EK certificate is not signed by "
 	    "the platform key"));
-	reply_free(&r);
+	treply_free(&r);
 	swek_free(ek);
 	buf_free(&cert);
 	EVP_PKEY_free(k);
@@ -384,7 +281,7 @@ test_vtpm_binding_over_another_ak_is_refused(void **state)
 {
 	struct buf cert = BUF_INIT, other = BUF_INIT;
 	struct swek *ek = NULL;
-	struct reply r;
+	struct treply r;
 	char vm[VM_ID_LEN + 1];
 
 	(void)state;
@@ -393,8 +290,8 @@ test_vtpm_binding_over_another_ak_is_refused(void **state)
 	assert_int_equal(swek_cert_der(ek, &cert), 0);
 	sign_binding(w.vak, w.vak_len, &other);
 	assert_int_equal(register_vtpm(vm, ek, &cert, &other, &r), 403);
-	assert_non_null(strstr(detail(&r), "binding is over a different AK"));
-	reply_free(&r);
+	assert_non_null(strstr(treply_detail(&r), "binding is over a different AK"));
+	treply_free(&r);
 	swek_free(ek);
 	buf_free(&cert);
 	buf_free(&other);
@@ -405,14 +302,14 @@ test_vtpm_for_an_unknown_vm_is_404(void **state)
 {
 	struct buf cert = BUF_INIT;
 	struct swek *ek = NULL;
-	struct reply r;
+	struct treply r;
 
 	(void)state;
 	assert_int_equal(swek_new(w.pkey, w.pcert, &ek), 0);
 	assert_int_equal(swek_cert_der(ek, &cert), 0);
 	assert_int_equal(register_vtpm("00000000000000000000000000000000", ek,
 	    &cert, &w.bnd, &r), 404);
-	reply_free(&r);
+	treply_free(&r);
 	swek_free(ek);
 	buf_free(&cert);
 }
