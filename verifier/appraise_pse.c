@@ -137,3 +137,94 @@ appraise_pse_events(const struct evlog *log, struct pse_boot *out,
 	out->only = seen == 0xfu && !other;
 	return 0;
 }
+
+int
+appraise_pse_copy(const struct pse_boot *b, struct pse_pins *out,
+    char *why, size_t whylen)
+{
+	memset(out, 0, sizeof(*out));
+	if (!b->present)
+		return 0;
+	if (b->platform_pub_len > PSE_PIN_MAX_PUB ||
+	    b->transport_pub_len > PSE_PIN_MAX_PUB) {
+		snprintf(why, whylen, "PSE key in PCR 3 over %u bytes",
+		    PSE_PIN_MAX_PUB);
+		return VIGIL_EVERIFY;
+	}
+	memcpy(out->image, b->image, SHA256_LEN);
+	if (b->platform_pub != NULL) {
+		memcpy(out->platform_pub, b->platform_pub,
+		    b->platform_pub_len);
+		out->platform_pub_len = b->platform_pub_len;
+	}
+	if (b->transport_pub != NULL) {
+		memcpy(out->transport_pub, b->transport_pub,
+		    b->transport_pub_len);
+		out->transport_pub_len = b->transport_pub_len;
+	}
+	out->have = 1;
+	return 0;
+}
+
+static void
+pse_contra(struct ear *e)
+{
+	ear_claim(&e->hardware, AR_CONTRA);
+}
+
+int
+appraise_pse(const struct appraise_pse_in *in, struct ear *e,
+    struct pse_pins *next, int *changed)
+{
+	const struct pse_pins *b = in->boot, *p = in->prev;
+	const char *what = NULL;
+	size_t i;
+
+	*changed = 0;
+	if (p != NULL && p->have)
+		*next = *p;
+	else
+		memset(next, 0, sizeof(*next));
+	if (!b->have) {
+		if (next->have) {
+			ear_reason(e, "PSE events missing from PCR 3 of a "
+			    "node whose PSE keys are pinned");
+			pse_contra(e);
+		}
+		return 0;
+	}
+	if (in->n_images > 0) {
+		for (i = 0; i < in->n_images; i++)
+			if (memcmp(in->images[i], b->image, SHA256_LEN) == 0)
+				break;
+		if (i == in->n_images) {
+			ear_reason(e, "PSE image digest in PCR 3 is not among "
+			    "the reference values (pse_images)");
+			ear_claim(&e->executables, AR_CONTRA);
+			pse_contra(e);
+			return 0;
+		}
+	}
+	if (!next->have) {
+		*next = *b;
+		*changed = 1;
+		ear_reason(e, "PSE image and keys pinned on first use");
+		return 0;
+	}
+	if (memcmp(next->image, b->image, SHA256_LEN) != 0)
+		what = "image digest";
+	else if (next->platform_pub_len != b->platform_pub_len ||
+	    memcmp(next->platform_pub, b->platform_pub,
+	    b->platform_pub_len) != 0)
+		what = "platform attestation key";
+	else if (next->transport_pub_len != b->transport_pub_len ||
+	    memcmp(next->transport_pub, b->transport_pub,
+	    b->transport_pub_len) != 0)
+		what = "MigE transport key";
+	if (what == NULL)
+		return 0;
+	ear_reason(e, "PSE %s in PCR 3 differs from the one pinned for this "
+	    "node", what);
+	pse_contra(e);
+	return 0;
+}

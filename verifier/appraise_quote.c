@@ -351,6 +351,12 @@ appraise_pcrs(const struct appraise_in *in, const struct quote *q,
 		ear_claim(&e->hardware, AR_CONTRA);
 		goto faillog;
 	}
+	if (appraise_pse_copy(&pse, &out->pse, why, sizeof(why)) != 0) {
+		ear_reason(e, "%s", why);
+		ear_claim(&e->hardware, AR_CONTRA);
+		goto faillog;
+	}
+	out->pse_evaluated = 1;
 	if (pse.present && pse.only)
 		out->recomputed |= 1u << 3;
 	r = 0;

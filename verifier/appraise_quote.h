@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "appraise_pse.h"
 #include "appraise_smm.h"
 #include "ear.h"
 #include "nonce.h"
@@ -45,6 +46,9 @@ struct appraise_out {
 				 * from data the verifier holds */
 	char *learnt_doc;	/* new reference document to store, or NULL */
 	struct smm_boot smm;	/* PCR 2's SMM events (appraise_smm.h) */
+	int pse_evaluated;	/* PCR 3's PSE events recomputed: pse holds
+				 * them (have 0: none), to pin (appraise_pse) */
+	struct pse_pins pse;
 };
 
 /* 0 with *out filled (whatever the verdict); a negative code only for an

@@ -23,6 +23,9 @@ struct refvals {
 	struct refvals_pcrs global;
 	struct refvals_node *nodes;
 	size_t n_nodes;
+	/* "pse_images": accepted vigil-psed image digests */
+	uint8_t (*pse_images)[SHA256_LEN];
+	size_t n_pse_images;
 };
 
 static void
@@ -45,6 +48,7 @@ refvals_free(struct refvals *r)
 	for (i = 0; i < r->n_nodes; i++)
 		refvals_pcrs_free(&r->nodes[i].p);
 	free(r->nodes);
+	free(r->pse_images);
 	json_decref(r->doc);
 	free(r);
 }
@@ -164,6 +168,54 @@ refvals_parse_nodes(json_t *obj, struct refvals *r, char *why, size_t whylen)
 	return 0;
 }
 
+/* "pse_images": accepted digests of the vigil-psed image (PCR 3). */
+static int
+refvals_parse_pse_images(json_t *arr, struct refvals *r, char *why,
+    size_t whylen)
+{
+	json_t *s;
+	size_t i;
+
+	if (!json_is_array(arr)) {
+		snprintf(why, whylen, "pse_images: not an array");
+		return VIGIL_EINVAL;
+	}
+	if (json_array_size(arr) > REFVALS_MAX_VALUES) {
+		snprintf(why, whylen, "pse_images: more than %d values",
+		    REFVALS_MAX_VALUES);
+		return VIGIL_EINVAL;
+	}
+	if (json_array_size(arr) == 0)
+		return 0;
+	if ((r->pse_images = calloc(json_array_size(arr), SHA256_LEN)) ==
+	    NULL)
+		return VIGIL_ENOMEM;
+	json_array_foreach(arr, i, s) {
+		if (!json_is_string(s) ||
+		    !valid_lowerhex(json_string_value(s), 64)) {
+			snprintf(why, whylen, "pse_images[%zu]: not 64 "
+			    "lowercase hex digits", i);
+			return VIGIL_EINVAL;
+		}
+		hex_decode(json_string_value(s), r->pse_images[i],
+		    SHA256_LEN);
+	}
+	r->n_pse_images = json_array_size(arr);
+	return 0;
+}
+
+void
+refvals_pse_images(const struct refvals *r,
+    const uint8_t (**vals)[SHA256_LEN], size_t *n)
+{
+	*vals = NULL;
+	*n = 0;
+	if (r == NULL || r->n_pse_images == 0)
+		return;
+	*vals = (const uint8_t (*)[SHA256_LEN])r->pse_images;
+	*n = r->n_pse_images;
+}
+
 int
 refvals_parse(const char *json, size_t len, struct refvals **out,
     char *why, size_t whylen)
@@ -198,7 +250,8 @@ refvals_parse(const char *json, size_t len, struct refvals **out,
 		goto out;
 	}
 	json_object_foreach(r->doc, k, v) {
-		if (strcmp(k, "pcrs") != 0 && strcmp(k, "nodes") != 0) {
+		if (strcmp(k, "pcrs") != 0 && strcmp(k, "nodes") != 0 &&
+		    strcmp(k, "pse_images") != 0) {
 			snprintf(why, whylen, "\"%.40s\": unknown key", k);
 			goto out;
 		}
@@ -208,6 +261,9 @@ refvals_parse(const char *json, size_t len, struct refvals **out,
 		goto out;
 	if ((v = json_object_get(r->doc, "nodes")) != NULL &&
 	    (e = refvals_parse_nodes(v, r, why, whylen)) != 0)
+		goto out;
+	if ((v = json_object_get(r->doc, "pse_images")) != NULL &&
+	    (e = refvals_parse_pse_images(v, r, why, whylen)) != 0)
 		goto out;
 	*out = r;
 	r = NULL;

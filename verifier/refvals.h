@@ -1,6 +1,7 @@
 /* Reference values: a versioned JSON document (docs/interfaces.md)
  *   {"pcrs": {"0": ["<64 hex>", ...], ...},
- *    "nodes": {"<agent id>": {"pcrs": {"5": ["..."]}}}}
+ *    "nodes": {"<agent id>": {"pcrs": {"5": ["..."]}}},
+ *    "pse_images": ["<64 hex>", ...]}
  * Each PCR may list several accepted values; a node's own entry for a PCR
  * wins over the global one. Parsing is strict: unknown keys, bad hex,
  * PCR numbers out of range and wrong types are rejected naming the field. */
@@ -27,6 +28,11 @@ void refvals_free(struct refvals *r);
  * the global one); *n = 0 when there are none. Pointers into r. */
 void refvals_for(const struct refvals *r, const char *agent_id,
     uint32_t pcr, const uint8_t (**vals)[SHA256_LEN], size_t *n);
+/* The accepted vigil-psed image digests ("pse_images", PCR 3's
+ * VIGIL_TAG_PSE_IMAGE event; appraise_pse.h); *n = 0 when none are listed.
+ * Pointers into r. */
+void refvals_pse_images(const struct refvals *r,
+    const uint8_t (**vals)[SHA256_LEN], size_t *n);
 /* A new document: r (or an empty one when NULL) whose fleet-wide "pcrs"
  * gain the values of the PCRs in mask (learn on first use: the first node's
  * values become every node's reference). Malloc'd JSON. */

@@ -11,6 +11,7 @@
 
 #include "agentca.h"
 #include "appraise_quote.h"
+#include "routes_pse.h"
 #include "routes_smm.h"
 #include "routes_vms.h"
 #include "ear.h"
@@ -797,7 +798,8 @@ routes_agents_evidence(struct http_req *req, struct http_resp *resp)
 		goto fail;
 	have_out = 1;
 	if (ao.nonce_err == 0 &&
-	    (e = routes_smm_appraise(vc, a.id, ev, &ao, &smm)) != 0)
+	    ((e = routes_smm_appraise(vc, a.id, ev, &ao, &smm)) != 0 ||
+	    (e = routes_pse_appraise(vc, a.id, refs, &ao)) != 0))
 		goto fail;
 	ear_reasons_join(&ao.ear, joined, sizeof(joined));
 	if (ao.nonce_err != 0) {

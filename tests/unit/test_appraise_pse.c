@@ -1,13 +1,19 @@
 /* The PSE's PCR 3 events as the verifier recomputes them
  * (verifier/appraise_pse.h): a well-formed set is recomputed and names the
  * transport key; a repeated event, one after the separator, a wrong digest
- * or a certificate for another key are each refused by the named check. */
+ * or a certificate for another key are each refused by the named check.
+ * The pins (appraise_pse, store_pse.h): first seen, pinned; a changed
+ * image, platform or transport key contraindicates naming it; an image not
+ * in the reference values' pse_images is refused; an operator
+ * re-enrolment drops the stored pins. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <openssl/evp.h>
@@ -21,6 +27,10 @@
 #include "evlog.h"
 #include "swek.h"
 #include "verifier/appraise_pse.h"
+#include "verifier/ear.h"
+#include "verifier/refvals.h"
+#include "verifier/store.h"
+#include "verifier/store_pse.h"
 
 #define EV_SEPARATOR_T	0x00000004u
 #define EV_EVENT_TAG_T	0x00000006u
@@ -256,6 +266,293 @@ test_pse_events_with_another_event_are_not_recomputed(void **state)
 	buf_free(&raw);
 }
 
+/* ---- pins ---- */
+
+/* Pins as appraise_pse_copy makes them from the fixture's events. */
+static void
+seen_pins(struct pse_pins *p, const struct buf *pub)
+{
+	struct buf raw = BUF_INIT;
+	struct pse_boot b;
+	struct evlog *log = NULL;
+	char why[200];
+
+	assert_int_equal(evlog_write_header(&raw), 0);
+	pse_events(&raw, &f.cert, pub);
+	assert_int_equal(evlog_parse(raw.data, raw.len, &log), 0);
+	assert_int_equal(appraise_pse_events(log, &b, why, sizeof(why)), 0);
+	assert_int_equal(appraise_pse_copy(&b, p, why, sizeof(why)), 0);
+	evlog_free(log);
+	buf_free(&raw);
+}
+
+static void
+test_pse_copy_keeps_image_and_both_keys(void **state)
+{
+	struct pse_pins p;
+
+	(void)state;
+	seen_pins(&p, &f.pub);
+	assert_int_equal(p.have, 1);
+	assert_memory_equal(p.image, f.image, 32);
+	assert_int_equal(p.platform_pub_len, f.pub.len);
+	assert_memory_equal(p.platform_pub, f.pub.data, f.pub.len);
+	assert_int_equal(p.transport_pub_len, f.tpub.len);
+	assert_memory_equal(p.transport_pub, f.tpub.data, f.tpub.len);
+}
+
+static int
+pin_run(const struct pse_pins *boot, const struct pse_pins *prev,
+    const uint8_t (*images)[32], size_t n, struct ear *e,
+    struct pse_pins *next)
+{
+	struct appraise_pse_in in;
+	int changed = -1;
+
+	ear_init(e);
+	memset(&in, 0, sizeof(in));
+	in.boot = boot;
+	in.prev = prev;
+	in.images = images;
+	in.n_images = n;
+	assert_int_equal(appraise_pse(&in, e, next, &changed), 0);
+	return changed;
+}
+
+static void
+test_pse_pins_first_seen_are_pinned(void **state)
+{
+	struct pse_pins b, next;
+	struct ear e;
+
+	(void)state;
+	seen_pins(&b, &f.pub);
+	assert_int_equal(pin_run(&b, NULL, NULL, 0, &e, &next), 1);
+	assert_int_equal(next.have, 1);
+	assert_memory_equal(&next, &b, sizeof(b));
+	assert_int_equal(e.hardware, AR_NONE);
+	assert_int_equal(e.n_reasons, 1);
+	assert_string_equal(e.reasons[0], "PSE image and keys pinned on "
+	    "first use");
+}
+
+static void
+test_pse_pins_unchanged_add_nothing(void **state)
+{
+	struct pse_pins b, next;
+	struct ear e;
+
+	(void)state;
+	seen_pins(&b, &f.pub);
+	assert_int_equal(pin_run(&b, &b, NULL, 0, &e, &next), 0);
+	assert_memory_equal(&next, &b, sizeof(b));
+	assert_int_equal(e.hardware, AR_NONE);
+	assert_int_equal(e.n_reasons, 0);
+}
+
+static void
+test_pse_pins_changed_platform_key_is_named(void **state)
+{
+	struct pse_pins b, prev, next;
+	struct ear e;
+
+	(void)state;
+	seen_pins(&prev, &f.pub);
+	b = prev;
+	memcpy(b.platform_pub, f.opub.data, f.opub.len);
+	b.platform_pub_len = f.opub.len;
+	assert_int_equal(pin_run(&b, &prev, NULL, 0, &e, &next), 0);
+	assert_int_equal(e.hardware, AR_CONTRA);
+	assert_int_equal(ear_status(&e), EAR_TIER_CONTRAINDICATED);
+	assert_int_equal(e.n_reasons, 1);
+	assert_string_equal(e.reasons[0], "PSE platform attestation key in "
+	    "PCR 3 differs from the one pinned for this node");
+	/* the pin stays the first key */
+	assert_memory_equal(&next, &prev, sizeof(prev));
+}
+
+static void
+test_pse_pins_changed_transport_key_is_named(void **state)
+{
+	struct pse_pins b, prev, next;
+	struct ear e;
+
+	(void)state;
+	seen_pins(&prev, &f.pub);
+	b = prev;
+	memcpy(b.transport_pub, f.opub.data, f.opub.len);
+	b.transport_pub_len = f.opub.len;
+	assert_int_equal(pin_run(&b, &prev, NULL, 0, &e, &next), 0);
+	assert_int_equal(e.hardware, AR_CONTRA);
+	assert_string_equal(e.reasons[0], "PSE MigE transport key in PCR 3 "
+	    "differs from the one pinned for this node");
+	assert_memory_equal(&next, &prev, sizeof(prev));
+}
+
+static void
+test_pse_pins_changed_image_is_named(void **state)
+{
+	struct pse_pins b, prev, next;
+	struct ear e;
+
+	(void)state;
+	seen_pins(&prev, &f.pub);
+	b = prev;
+	b.image[0] ^= 1;
+	assert_int_equal(pin_run(&b, &prev, NULL, 0, &e, &next), 0);
+	assert_int_equal(e.hardware, AR_CONTRA);
+	assert_string_equal(e.reasons[0], "PSE image digest in PCR 3 differs "
+	    "from the one pinned for this node");
+}
+
+static void
+test_pse_pins_events_gone_from_pinned_node_contraindicate(void **state)
+{
+	struct pse_pins b, prev, next;
+	struct ear e;
+
+	(void)state;
+	seen_pins(&prev, &f.pub);
+	memset(&b, 0, sizeof(b));
+	assert_int_equal(pin_run(&b, &prev, NULL, 0, &e, &next), 0);
+	assert_int_equal(e.hardware, AR_CONTRA);
+	assert_string_equal(e.reasons[0], "PSE events missing from PCR 3 of "
+	    "a node whose PSE keys are pinned");
+	assert_memory_equal(&next, &prev, sizeof(prev));
+}
+
+static void
+test_pse_pins_no_pse_no_pins_no_claim(void **state)
+{
+	struct pse_pins b, next;
+	struct ear e;
+
+	(void)state;
+	memset(&b, 0, sizeof(b));
+	assert_int_equal(pin_run(&b, NULL, NULL, 0, &e, &next), 0);
+	assert_int_equal(next.have, 0);
+	assert_int_equal(e.hardware, AR_NONE);
+	assert_int_equal(e.n_reasons, 0);
+}
+
+static void
+test_pse_image_not_in_reference_values_is_refused(void **state)
+{
+	struct pse_pins b, next;
+	struct ear e;
+	uint8_t refs[2][32];
+
+	(void)state;
+	seen_pins(&b, &f.pub);
+	memset(refs[0], 0x11, 32);
+	memset(refs[1], 0x22, 32);
+	assert_int_equal(pin_run(&b, NULL, (const uint8_t (*)[32])refs, 2,
+	    &e, &next), 0);
+	assert_int_equal(next.have, 0);
+	assert_int_equal(e.hardware, AR_CONTRA);
+	assert_int_equal(e.executables, AR_CONTRA);
+	assert_string_equal(e.reasons[0], "PSE image digest in PCR 3 is not "
+	    "among the reference values (pse_images)");
+}
+
+static void
+test_pse_image_in_reference_values_is_pinned(void **state)
+{
+	static const char doc[] = "{\"pse_images\": [\""
+	    "1111111111111111111111111111111111111111111111111111111111111111"
+	    "\", \""
+	    "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"
+	    "\"]}";
+	const uint8_t (*imgs)[32];
+	struct refvals *r = NULL;
+	struct pse_pins b, next;
+	struct ear e;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(refvals_parse(doc, strlen(doc), &r, NULL, 0), 0);
+	refvals_pse_images(r, &imgs, &n);
+	assert_int_equal(n, 2);
+	seen_pins(&b, &f.pub);
+	assert_int_equal(pin_run(&b, NULL, imgs, n, &e, &next), 1);
+	assert_int_equal(next.have, 1);
+	assert_int_equal(e.hardware, AR_NONE);
+	assert_int_equal(e.executables, AR_NONE);
+	refvals_free(r);
+}
+
+static void
+test_pse_images_reference_malformed_is_refused_naming_it(void **state)
+{
+	static const char doc[] = "{\"pse_images\": [\"zz\"]}";
+	static const char doc2[] = "{\"pse_images\": {}}";
+	struct refvals *r = NULL;
+	char why[120];
+
+	(void)state;
+	assert_int_equal(refvals_parse(doc, strlen(doc), &r, why,
+	    sizeof(why)), VIGIL_EINVAL);
+	assert_string_equal(why, "pse_images[0]: not 64 lowercase hex digits");
+	assert_int_equal(refvals_parse(doc2, strlen(doc2), &r, why,
+	    sizeof(why)), VIGIL_EINVAL);
+	assert_string_equal(why, "pse_images: not an array");
+}
+
+/* ---- pins in the store ---- */
+
+static void
+test_pse_pins_stored_and_dropped_by_reenrolment(void **state)
+{
+	static uint8_t ek[] = { 0, 4, 1, 2, 3, 4 };
+	static uint8_t ak[] = { 0, 4, 9, 9, 9, 9 };
+	char dir[64], path[96], p[160];
+	struct store *s = NULL;
+	struct agent_rec a;
+	struct pse_pins pins, got;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/vigil-pse-pins.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/v.db", dir);
+	assert_int_equal(store_open(path, &s), 0);
+	memset(&a, 0, sizeof(a));
+	memset(a.id, 'c', 64);
+	snprintf(a.hostname, sizeof(a.hostname), "node-c");
+	a.ek_pub = ek;
+	a.ek_pub_len = sizeof(ek);
+	a.ak_pub = ak;
+	a.ak_pub_len = sizeof(ak);
+	a.ak_name[1] = 0x0b;
+	memset(a.ak_name + 2, 'c', 32);
+	a.ak_name_len = 34;
+	assert_int_equal(store_agent_register(s, &a), 0);
+	assert_int_equal(store_agent_activate(s, a.id), 0);
+
+	assert_int_equal(store_pse_pins_get(s, a.id, &got), VIGIL_ENOTFOUND);
+	seen_pins(&pins, &f.pub);
+	assert_int_equal(store_pse_pins_put(s, a.id, &pins), 0);
+	assert_int_equal(store_pse_pins_get(s, a.id, &got), 0);
+	assert_memory_equal(&got, &pins, sizeof(pins));
+	/* another register without approval keeps them */
+	assert_int_equal(store_agent_register(s, &a), 0);
+	assert_int_equal(store_pse_pins_get(s, a.id, &got), 0);
+	/* the operator's approval drops them */
+	assert_int_equal(store_agent_approve_reenrol(s, a.id), 0);
+	assert_int_equal(store_pse_pins_get(s, a.id, &got), VIGIL_ENOTFOUND);
+	/* pins learnt between approval and re-registration go too */
+	assert_int_equal(store_pse_pins_put(s, a.id, &pins), 0);
+	assert_int_equal(store_agent_register(s, &a), 0);
+	assert_int_equal(store_pse_pins_get(s, a.id, &got), VIGIL_ENOTFOUND);
+
+	store_close(s);
+	unlink(path);
+	snprintf(p, sizeof(p), "%s-wal", path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", path);
+	unlink(p);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -272,6 +569,22 @@ main(void)
 		    test_pse_events_refuse_a_certificate_for_another_key),
 		cmocka_unit_test(
 		    test_pse_events_with_another_event_are_not_recomputed),
+		cmocka_unit_test(test_pse_copy_keeps_image_and_both_keys),
+		cmocka_unit_test(test_pse_pins_first_seen_are_pinned),
+		cmocka_unit_test(test_pse_pins_unchanged_add_nothing),
+		cmocka_unit_test(test_pse_pins_changed_platform_key_is_named),
+		cmocka_unit_test(test_pse_pins_changed_transport_key_is_named),
+		cmocka_unit_test(test_pse_pins_changed_image_is_named),
+		cmocka_unit_test(
+		    test_pse_pins_events_gone_from_pinned_node_contraindicate),
+		cmocka_unit_test(test_pse_pins_no_pse_no_pins_no_claim),
+		cmocka_unit_test(
+		    test_pse_image_not_in_reference_values_is_refused),
+		cmocka_unit_test(test_pse_image_in_reference_values_is_pinned),
+		cmocka_unit_test(
+		    test_pse_images_reference_malformed_is_refused_naming_it),
+		cmocka_unit_test(
+		    test_pse_pins_stored_and_dropped_by_reenrolment),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -136,6 +136,23 @@ test_store_smm_pins_round_trip_and_update(void **state)
 	assert_string_equal(got.taint, "");
 }
 
+/* After a TPM clear the operator approves re-enrolment: the SMM keys the
+ * node makes next are pinned anew. */
+static void
+test_store_smm_pins_dropped_by_reenrolment(void **state)
+{
+	struct fx *f = *state;
+	struct smm_pins p, got;
+
+	pins(&p, 3);
+	assert_int_equal(store_smm_commit(f->s, f->id, &p, NULL, NULL, NULL,
+	    0), 0);
+	assert_int_equal(store_smm_pins_get(f->s, f->id, &got), 0);
+	assert_int_equal(store_agent_approve_reenrol(f->s, f->id), 0);
+	assert_int_equal(store_smm_pins_get(f->s, f->id, &got),
+	    VIGIL_ENOTFOUND);
+}
+
 static void
 test_store_smm_entries_and_key_uses(void **state)
 {
@@ -252,6 +269,9 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 		    test_store_smm_pins_round_trip_and_update, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_store_smm_pins_dropped_by_reenrolment, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_store_smm_entries_and_key_uses, setup, teardown),
 		cmocka_unit_test_setup_teardown(
