@@ -185,3 +185,21 @@ $(BUILD)/fuzz/fuzz_pse_msg: $(call fuzzobj,enclave/pse_msg.c)
 # smm-bridge/ (issue 3): the SMM binaries and test helpers link every
 # library defined above (ALLLIBS as it stands at the end of this file).
 $(SMMBINS) $(HELPERS): $(ALLLIBS)
+
+# bench/readbench.c (issue 6): read-route latency with a large store
+# (`make bench`, bench/run.sh section 5).
+BINS += $(BUILD)/bin/vigil-readbench
+all: $(BUILD)/bin/vigil-readbench
+$(BUILD)/bin/vigil-readbench: $(call obj,bench/readbench.c) $(ALLLIBS)
+
+# bench/smmbench.c (issue 3): SMM measurement throughput, scan pauses and
+# key-request latency on a 64 MiB fakehv (`make bench`, bench/run.sh).
+BINS += $(BUILD)/bin/vigil-smmbench
+all: $(BUILD)/bin/vigil-smmbench
+$(BUILD)/bin/vigil-smmbench: $(call obj,bench/smmbench.c) $(ALLLIBS)
+
+# bench/vmbench.c (issue 4): VM-appraisal efficiency against OpenSSL's
+# ECDSA verify rate (`make bench`, bench/run.sh; bench/vm.sh for latency).
+BINS += $(BUILD)/bin/vigil-vmbench
+all: $(BUILD)/bin/vigil-vmbench
+$(BUILD)/bin/vigil-vmbench: $(call obj,bench/vmbench.c) $(ALLLIBS)

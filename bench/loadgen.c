@@ -55,6 +55,7 @@ struct lg {
 	size_t n_agents;
 	int threads;
 	double duration;
+	double rate;		/* pushes per second in all, 0: flat out */
 	pthread_mutex_t mu;
 	double *lat;		/* seconds, one per successful push */
 	size_t n_lat, cap_lat;
@@ -355,10 +356,27 @@ lg_push_thread(void *arg)
 	struct buf resp = BUF_INIT;
 	CURL *h = curl_easy_init();
 	double end = lg_now(CLOCK_MONOTONIC) + g->duration, t0, dt;
+	double due = lg_now(CLOCK_MONOTONIC);
 	size_t i = (size_t)w->index;
 	int r;
 
 	while ((t0 = lg_now(CLOCK_MONOTONIC)) < end) {
+		/* --rate: each thread paces itself to rate/threads pushes a
+		 * second (open loop: a late push does not delay the next). */
+		if (g->rate > 0) {
+			struct timespec ts;
+
+			due += (double)g->threads / g->rate;
+			if (due > t0) {
+				dt = due - t0;
+				ts.tv_sec = (time_t)dt;
+				ts.tv_nsec = (long)((dt - (double)ts.tv_sec) *
+				    1e9);
+				nanosleep(&ts, NULL);
+				if ((t0 = lg_now(CLOCK_MONOTONIC)) >= end)
+					break;
+			}
+		}
 		r = lg_agent_push(g, &g->agents[i], h, &resp);
 		dt = lg_now(CLOCK_MONOTONIC) - t0;
 		pthread_mutex_lock(&g->mu);
@@ -457,8 +475,10 @@ lg_load_ca(const char *cert_path, const char *key_path, X509 **cert,
 static const char lg_usage[] =
 "usage: vigil-loadgen --url URL --ca-cert PEM --ca-key PEM [--agents N]\n"
 "                     [--threads T] [--duration SECONDS] [--verifier-pid PID]\n"
+"                     [--rate PUSHES-PER-SECOND]\n"
 "Simulated agents (software keys; NOT TPMs) register with the verifier and\n"
-"push evidence as fast as the verifier answers. The verifier must trust\n"
+"push evidence as fast as the verifier answers (or at --rate pushes a\n"
+"second in all). The verifier must trust\n"
 "--ca-cert as a TPM vendor CA and learn or hold reference values.\n";
 
 int
@@ -472,6 +492,7 @@ main(int argc, char **argv)
 		{ "threads", required_argument, NULL, 't' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "verifier-pid", required_argument, NULL, 'p' },
+		{ "rate", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -496,13 +517,14 @@ main(int argc, char **argv)
 		case 't': g.threads = (int)strtol(optarg, NULL, 10); break;
 		case 'd': g.duration = strtod(optarg, NULL); break;
 		case 'p': pid = strtol(optarg, NULL, 10); break;
+		case 'r': g.rate = strtod(optarg, NULL); break;
 		case 'h': fputs(lg_usage, stdout); return 0;
 		default: fputs(lg_usage, stderr); return 2;
 		}
 	}
 	if (g.url == NULL || ca_cert == NULL || ca_key == NULL ||
 	    n_agents < 1 || n_agents > 100000 || g.threads < 1 ||
-	    g.threads > 256 || g.duration <= 0) {
+	    g.threads > 256 || g.duration <= 0 || g.rate < 0) {
 		fputs(lg_usage, stderr);
 		return 2;
 	}

@@ -430,7 +430,10 @@ routes_blob_put(struct http_req *req, struct http_resp *resp)
 	}
 	log_info("blobs: tenant=%s %s blob %s (%zu bytes)", w.tenant,
 	    exists ? "re-sent" : "stored", req->id, req->body_len);
-	return http_json(resp, exists ? 200 : 201, json_pack("{s:s, s:I}",
+	/* The same answer whether the bytes were new or already stored
+	 * (by anyone): a different status would tell one tenant that
+	 * another holds exactly these bytes. */
+	return http_json(resp, 201, json_pack("{s:s, s:I}",
 	    "sha256", req->id, "size", (json_int_t)req->body_len));
 }
 

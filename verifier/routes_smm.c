@@ -544,6 +544,7 @@ int
 routes_smm_log(struct http_req *req, struct http_resp *resp)
 {
 	struct smm_log_row *rows = NULL;
+	struct agent_rec a;
 	uint64_t after;
 	size_t limit, n = 0;
 	int e;
@@ -551,6 +552,14 @@ routes_smm_log(struct http_req *req, struct http_resp *resp)
 	if (!smm_is_id(req->id))
 		return http_problem(resp, 404, "not-found", "Not found",
 		    "no node %.64s", req->id);
+	/* An unknown node is 404 like on every node route, not an empty
+	 * log. */
+	memset(&a, 0, sizeof(a));
+	if ((e = store_agent_get(req->vc->store, req->id, &a)) != 0)
+		return e == VIGIL_ENOTFOUND ? http_problem(resp, 404,
+		    "not-found", "Not found", "no node %.64s", req->id) :
+		    smm_store_error(resp, "reading the node", e);
+	agent_rec_free(&a);
 	if (smm_page_args(req, resp, &after, &limit) != 0)
 		return 0;
 	if ((e = store_smm_log_page(req->vc->store, req->id, after, limit,

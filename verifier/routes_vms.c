@@ -183,7 +183,8 @@ routes_vms_create(struct http_req *req, struct http_resp *resp)
 		    "a VM belongs to a tenant: use a tenant token");
 		return 0;
 	}
-	body = json_loadb((const char *)req->body, req->body_len, 0, NULL);
+	body = json_loadb((const char *)req->body, req->body_len,
+	    JSON_REJECT_DUPLICATES, NULL);
 	if (body == NULL || !json_is_object(body) ||
 	    json_object_size(body) != 1 ||
 	    (name = json_string_value(json_object_get(body, "name"))) ==
