@@ -321,6 +321,57 @@ http_proto(struct http_resp *resp, const uint8_t *p, size_t n)
 	return buf_add(&resp->body, p, n);
 }
 
+int
+http_page_args(const struct http_req *req, struct http_resp *resp,
+    size_t def, size_t max, size_t *limit, const char **cursor)
+{
+	const char *v = http_query(req, "limit"), *c = http_query(req,
+	    "cursor");
+	unsigned long n;
+	size_t i;
+	char *end;
+
+	*limit = def;
+	*cursor = NULL;
+	if (v != NULL) {
+		n = strtoul(v, &end, 10);
+		if (v[0] < '1' || v[0] > '9' || *end != '\0' || n > max) {
+			http_problem(resp, 400, "bad-request", "Bad request",
+			    "limit must be 1-%zu", max);
+			return VIGIL_EINVAL;
+		}
+		*limit = n;
+	}
+	if (c != NULL) {
+		for (i = 0; c[i] != '\0'; i++)
+			if (i >= 64 || (unsigned char)c[i] <= 0x20 ||
+			    (unsigned char)c[i] >= 0x7f)
+				break;
+		if (c[i] != '\0' || i == 0) {
+			http_problem(resp, 400, "bad-request", "Bad request",
+			    "cursor must be the last id of the previous page");
+			return VIGIL_EINVAL;
+		}
+		*cursor = c;
+	}
+	return 0;
+}
+
+void
+http_page_take(size_t n, const char *(*id)(const void *rows, size_t i),
+    const void *rows, const char *cursor, size_t limit, size_t *first,
+    size_t *count, int *more)
+{
+	size_t i = 0;
+
+	if (cursor != NULL)
+		while (i < n && strcmp(id(rows, i), cursor) <= 0)
+			i++;
+	*first = i;
+	*count = n - i < limit ? n - i : limit;
+	*more = i + *count < n;
+}
+
 const char *
 http_query(const struct http_req *req, const char *key)
 {

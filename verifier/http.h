@@ -111,6 +111,18 @@ int http_json(struct http_resp *resp, unsigned status, void *json);
 int http_proto(struct http_resp *resp, const uint8_t *p, size_t n);
 /* A query argument, or NULL. */
 const char *http_query(const struct http_req *req, const char *key);
+/* Paging of a list ordered by a string id: ?limit= (1..max, default def)
+ * and ?cursor= (the last id of the previous page; at most 64 printable
+ * characters). 0 with *limit and *cursor (NULL: first page), else the
+ * 400 is in resp. Lists built in memory use http_page_take. */
+int http_page_args(const struct http_req *req, struct http_resp *resp,
+    size_t def, size_t max, size_t *limit, const char **cursor);
+/* Of n ids in increasing order (id(i) gives the i-th), the first index
+ * after cursor in *first and how many to return in *count; *more is set
+ * when rows remain after them. */
+void http_page_take(size_t n, const char *(*id)(const void *rows, size_t i),
+    const void *rows, const char *cursor, size_t limit, size_t *first,
+    size_t *count, int *more);
 
 /* Records an operator or tenant change in the audit log: who (role,
  * tenant and token id of req, or "anonymous"), action ("token.revoke",

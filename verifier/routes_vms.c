@@ -213,6 +213,15 @@ routes_vms_create(struct http_req *req, struct http_resp *resp)
 	return 0;
 }
 
+#define VMS_PAGE_DEFAULT 100
+#define VMS_PAGE_MAX 500
+
+static const char *
+vms_row_id(const void *rows, size_t i)
+{
+	return ((const struct vm_row *)rows)[i].id;
+}
+
 int
 routes_vms_list(struct http_req *req, struct http_resp *resp)
 {
@@ -220,16 +229,20 @@ routes_vms_list(struct http_req *req, struct http_resp *resp)
 	struct api_who w;
 	json_t *arr, *o;
 	char at[32], hs[24];
-	size_t n = 0, i;
-	int e;
+	const char *cursor;
+	size_t n = 0, i, limit, first, count;
+	int e, more;
 
-	if (api_who(req, resp, &w) != 0)
+	if (api_who(req, resp, &w) != 0 || http_page_args(req, resp,
+	    VMS_PAGE_DEFAULT, VMS_PAGE_MAX, &limit, &cursor) != 0)
 		return 0;
 	if ((e = store_vm_list(req->vc->store, api_who_scope(&w), &rows,
 	    &n)) != 0)
 		return vms_store_error(resp, "listing VMs", e);
+	http_page_take(n, vms_row_id, rows, cursor, limit, &first, &count,
+	    &more);
 	arr = json_array();
-	for (i = 0; i < n; i++) {
+	for (i = first; i < first + count; i++) {
 		http_time(rows[i].created_at, at);
 		vms_node_status(req->vc, rows[i].host_node, hs);
 		o = json_pack("{s:s, s:s, s:s, s:o, s:s, s:s}", "id",
@@ -239,8 +252,10 @@ routes_vms_list(struct http_req *req, struct http_resp *resp)
 		    vms_effective(rows[i].status, hs), "created_at", at);
 		json_array_append_new(arr, o);
 	}
+	o = more ? json_string(rows[first + count - 1].id) : json_null();
 	free(rows);
-	return http_json(resp, 200, json_pack("{s:o}", "vms", arr));
+	return http_json(resp, 200, json_pack("{s:o, s:o}", "vms", arr,
+	    "next_cursor", o));
 }
 
 int

@@ -475,16 +475,27 @@ webhooks_json(struct http_req *req, const struct webhook_rec *w)
 	return o;
 }
 
+#define WEBHOOKS_PAGE_DEFAULT 100
+#define WEBHOOKS_PAGE_MAX 500
+
+static const char *
+webhooks_row_id(const void *rows, size_t i)
+{
+	return ((const struct webhook_rec *)rows)[i].id;
+}
+
 int
 routes_webhooks_get(struct http_req *req, struct http_resp *resp)
 {
 	struct webhook_rec *rows = NULL;
 	struct api_who w;
-	json_t *items;
-	size_t n = 0, i;
-	int e;
+	json_t *items, *next;
+	const char *cursor;
+	size_t n = 0, i, limit, first, count;
+	int e, more;
 
-	if (api_who(req, resp, &w) != 0)
+	if (api_who(req, resp, &w) != 0 || http_page_args(req, resp,
+	    WEBHOOKS_PAGE_DEFAULT, WEBHOOKS_PAGE_MAX, &limit, &cursor) != 0)
 		return 0;
 	if ((e = store_webhook_list(req->vc->store, api_who_scope(&w), &rows,
 	    &n)) != 0) {
@@ -496,10 +507,14 @@ routes_webhooks_get(struct http_req *req, struct http_resp *resp)
 		free(rows);
 		return VIGIL_ENOMEM;
 	}
-	for (i = 0; i < n; i++)
+	http_page_take(n, webhooks_row_id, rows, cursor, limit, &first,
+	    &count, &more);
+	for (i = first; i < first + count; i++)
 		json_array_append_new(items, webhooks_json(req, &rows[i]));
+	next = more ? json_string(rows[first + count - 1].id) : json_null();
 	free(rows);
-	return http_json(resp, 200, json_pack("{s:o}", "items", items));
+	return http_json(resp, 200, json_pack("{s:o, s:o}", "items", items,
+	    "next_cursor", next));
 }
 
 static void

@@ -388,11 +388,52 @@ test_vms_migration_moves_placement_and_releases_the_source(void **state)
 	treply_free(&r);
 }
 
+/* GET /v1/vms pages by id: ?limit= and the next_cursor it returns walk
+ * the tenant's VMs once each; a bad limit or cursor is a 400. */
+static void
+test_vms_list_is_cursor_paginated(void **state)
+{
+	char id[VM_ID_LEN + 1], path[160], cursor[80] = "";
+	struct treply r;
+	size_t seen = 0, pages = 0, total;
+	json_t *next;
+
+	create("page-1", id);
+	create("page-2", id);
+	create("page-3", id);
+	assert_int_equal(treq(&g, "GET", "/v1/vms", g.a, NULL, 0, &r), 200);
+	total = json_array_size(json_object_get(r.j, "vms"));
+	assert_true(total >= 3);
+	assert_true(json_is_null(json_object_get(r.j, "next_cursor")));
+	treply_free(&r);
+	do {
+		snprintf(path, sizeof(path), "/v1/vms?limit=2%s%s",
+		    cursor[0] ? "&cursor=" : "", cursor);
+		assert_int_equal(treq(&g, "GET", path, g.a, NULL, 0, &r), 200);
+		seen += json_array_size(json_object_get(r.j, "vms"));
+		assert_true(json_array_size(json_object_get(r.j, "vms")) <= 2);
+		next = json_object_get(r.j, "next_cursor");
+		snprintf(cursor, sizeof(cursor), "%s",
+		    json_is_string(next) ? json_string_value(next) : "");
+		treply_free(&r);
+		pages++;
+	} while (cursor[0] != '\0' && pages < 100);
+	assert_int_equal(seen, total);
+	assert_int_equal(pages, (total + 1) / 2);
+	assert_int_equal(treq(&g, "GET", "/v1/vms?limit=0", g.a, NULL, 0, &r),
+	    400);
+	treply_free(&r);
+	assert_int_equal(treq(&g, "GET", "/v1/vms?cursor=%20x", g.a, NULL, 0,
+	    &r), 400);
+	treply_free(&r);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vms_tenant_sees_only_its_own_vms),
+		cmocka_unit_test(test_vms_list_is_cursor_paginated),
 		cmocka_unit_test(test_vms_attest_needs_an_enrolled_vtpm),
 		cmocka_unit_test(
 		    test_vms_guest_reference_values_are_per_tenant_and_strict),
