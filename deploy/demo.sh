@@ -212,7 +212,20 @@ dc_verifier_start() {
 	if dc_alive "$dir/verifier/verifier.pid" vigil-verifier; then
 		return 0
 	fi
-	"$dc_bin/vigil-verifier" --config "$dir/verifier/verifier.conf" \
+	# The verifier's log names tokens' owners and nodes: its own, 0600.
+	(umask 077 && : >>"$dir/logs/verifier.log")
+	# DC_VERIFIER_UID=N runs it as deploy/systemd's unit does: as an
+	# unprivileged uid owning its state and keys, with CAP_SETUID and
+	# CAP_SETGID ambient for the replay sandbox's id maps and nothing else.
+	local as=()
+	if [ -n "${DC_VERIFIER_UID:-}" ]; then
+		chown -R "$DC_VERIFIER_UID:$DC_VERIFIER_UID" "$dir/verifier" \
+			"$dir/pki/agent-ca.key" "$dir/pki/verifier.key" "$dir/logs/verifier.log"
+		as=(setpriv --reuid="$DC_VERIFIER_UID" --regid="$DC_VERIFIER_UID" --clear-groups
+			--inh-caps=-all,+setuid,+setgid --ambient-caps=-all,+setuid,+setgid
+			--bounding-set=-all,+setuid,+setgid)
+	fi
+	"${as[@]}" "$dc_bin/vigil-verifier" --config "$dir/verifier/verifier.conf" \
 		>>"$dir/logs/verifier.log" 2>&1 </dev/null &
 	echo $! >"$dir/verifier/verifier.pid"
 	disown $! 2>/dev/null || true

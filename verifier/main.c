@@ -7,13 +7,18 @@
  *   vigil-verifier replay-worker JOBDIR   (started by the verifier itself)
  *   vigil-verifier keys rotate|list --config FILE   (result-signing keys)
  * See docs/verifier.md. */
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/capability.h>
 
 #include "agentca.h"
 #include "config.h"
@@ -228,6 +233,29 @@ token_revoke(int argc, char **argv)
 	return 0;
 }
 
+/* Given CAP_SETUID and CAP_SETGID (the systemd unit's ambient set) for
+ * the replay workers' id maps, the verifier itself does not use them:
+ * they leave its effective set before any thread starts, and come back
+ * only in the exec'd workers (ambient capabilities survive execve). */
+static void
+caps_drop_effective(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+
+	memset(d, 0, sizeof(d));
+	if (getuid() == 0 || syscall(SYS_capget, &h, d) != 0 ||
+	    (d[0].effective == 0 && d[1].effective == 0))
+		return;
+	d[0].effective = d[1].effective = 0;
+	if (syscall(SYS_capset, &h, d) != 0)
+		log_warn("capabilities: cannot clear the effective set: %s",
+		    strerror(errno));
+	else
+		log_info("capabilities: permitted %#x, for replay workers "
+		    "only (none effective in the verifier)", d[0].permitted);
+}
+
 static int
 serve(const char *cfgpath)
 {
@@ -246,6 +274,7 @@ serve(const char *cfgpath)
 	if (config_load(cfgpath, &cfg) != 0)
 		return 1;
 	log_init("vigil-verifier", cfg.log_level);
+	caps_drop_effective();
 	if (config_check_listen(&cfg) != 0)
 		return 1;
 	/* Block the signals before any thread starts; main waits for them. */
@@ -346,6 +375,9 @@ main(int argc, char **argv)
 	const char *cfgpath = DEFAULT_CONFIG;
 	int c;
 
+	/* Everything the verifier creates (store, keys, job directories) is
+	 * its own: 0600 files, 0700 directories. */
+	umask(077);
 	log_init("vigil-verifier", LOG_INFO);
 	if (argc >= 2 && strcmp(argv[1], "replay-worker") == 0) {
 		if (argc != 3) {

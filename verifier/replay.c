@@ -49,12 +49,13 @@ replay_jobdir_new(const char *parent, char *out, size_t cap)
 		log_err("replay: mkdtemp %s failed: %s", out, strerror(errno));
 		return VIGIL_EIO;
 	}
-	/* Others may traverse (the sandbox's uid reaches work/), not list. */
-	if (chmod(out, 0711) != 0 || snprintf(work, sizeof(work), "%s/work",
-	    out) >= (int)sizeof(work) || mkdir(work, 0755) != 0 ||
-	    chmod(work, 0755) != 0 || snprintf(work, sizeof(work), "%s/bin",
-	    out) >= (int)sizeof(work) || mkdir(work, 0711) != 0 ||
-	    chmod(work, 0711) != 0) {
+	/* The verifier's alone: the sandbox gets copies in a root of its
+	 * own (replay_worker.c), never this directory. */
+	if (chmod(out, 0700) != 0 || snprintf(work, sizeof(work), "%s/work",
+	    out) >= (int)sizeof(work) || mkdir(work, 0700) != 0 ||
+	    chmod(work, 0700) != 0 || snprintf(work, sizeof(work), "%s/bin",
+	    out) >= (int)sizeof(work) || mkdir(work, 0700) != 0 ||
+	    chmod(work, 0700) != 0) {
 		log_err("replay: preparing %s failed: %s", out,
 		    strerror(errno));
 		replay_jobdir_remove(out);
@@ -176,7 +177,7 @@ replay_put_file(const char *jobdir, const char *sub, const char *rel,
 	off = strlen(jobdir) + strlen(sub) + 2;
 	while ((slash = strchr(path + off, '/')) != NULL) {
 		*slash = '\0';
-		if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+		if (mkdir(path, 0700) != 0 && errno != EEXIST) {
 			log_err("replay: mkdir %s: %s", path, strerror(errno));
 			return VIGIL_EIO;
 		}

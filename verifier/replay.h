@@ -11,13 +11,17 @@
  * recipe through ckpt_run (common/ckpt.h), comparing every checkpoint with
  * the record, and prints one JSON result on its standard output.
  *
- * Sandbox: namespaces (user when not root, mount, PID, IPC, network), the
- * whole mount tree read-only except work/, a fresh /proc, uid/gid 65534
- * (when root), no_new_privs, rlimits (CPU, AS, FSIZE, NOFILE, NPROC, CORE),
- * a seccomp filter (libseccomp) refusing AF_INET/AF_INET6/AF_PACKET sockets,
+ * Sandbox (docs/computations.md "The sandbox"): user, mount, PID, IPC and
+ * network namespaces in every mode; a root of its own (a tmpfs with /usr
+ * read-only, five /dev nodes, a fresh /proc, /work and /tmp tmpfs, entered
+ * by pivot_root: none of the verifier's files); uid/gid 65534 inside and
+ * outside (the worker maps it with CAP_SETUID/CAP_SETGID, or is root);
+ * no_new_privs, rlimits (CPU, AS, FSIZE, NOFILE, NPROC, CORE), a seccomp
+ * filter (libseccomp) refusing AF_INET/AF_INET6/AF_PACKET sockets,
  * ptrace, mount, namespace and module calls, and signals to pid 1 or -1,
  * and a wall-clock timeout. A missing part ends the replay in `error`
- * ("sandbox unavailable: ...") unless allow_weak is set. */
+ * ("sandbox unavailable: ..."); allow_weak accepts only the verifier's own
+ * uid (no capabilities to map another) and a missing seccomp filter. */
 #ifndef VIGIL_REPLAY_H
 #define VIGIL_REPLAY_H
 
@@ -65,7 +69,7 @@ struct replay_spec {
 	size_t n_expected;
 };
 
-/* Makes PARENT/vigil-replay-XXXXXX (mode 0711) with an empty work/. */
+/* Makes PARENT/vigil-replay-XXXXXX (mode 0700) with empty work/, bin/. */
 int replay_jobdir_new(const char *parent, char *out, size_t cap);
 /* Writes job.json and expected.bin into jobdir. */
 int replay_job_write(const char *jobdir, const struct replay_spec *sp);

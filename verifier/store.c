@@ -5,11 +5,14 @@
  * ping and retention. Agents, tokens, reference values and audit are in
  * store_agents.c; evidence writes in store_evidence.c; API reads and blobs
  * in store_read.c. */
+#include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <openssl/evp.h>
@@ -532,6 +535,33 @@ store_write(struct store *s, int (*fn)(sqlite3 *, void *), void *arg)
 
 /* ---- open, close, status ---- */
 
+/* The store holds every tenant's recipes, blobs and webhook secrets: it
+ * and its WAL are the verifier's alone. A file a previous version (or a
+ * wide umask) left readable by others is narrowed, and said so. */
+static void
+store_tighten_modes(const char *path)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
+	char p[PATH_MAX];
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		if (snprintf(p, sizeof(p), "%s%s", path, sfx[i]) >=
+		    (int)sizeof(p) || stat(p, &st) != 0 ||
+		    (st.st_mode & 077) == 0)
+			continue;
+		if (chmod(p, st.st_mode & 0700) == 0)
+			log_warn("store: %s was mode %03o (others could read "
+			    "it); now %03o", p, (unsigned)(st.st_mode & 0777),
+			    (unsigned)(st.st_mode & 0700));
+		else
+			log_err("store: %s is mode %03o and cannot be "
+			    "narrowed: %s", p, (unsigned)(st.st_mode & 0777),
+			    strerror(errno));
+	}
+}
+
 int
 store_open(const char *path, struct store **out)
 {
@@ -553,6 +583,7 @@ store_open(const char *path, struct store **out)
 	if ((r = store_conn_open(path, 0, &s->wdb)) != 0 ||
 	    (r = store_migrate(s->wdb, path)) != 0)
 		goto out;
+	store_tighten_modes(path);
 	if (pthread_create(&s->writer, NULL, store_writer_main, s) != 0) {
 		log_err("store: pthread_create(writer) failed");
 		r = VIGIL_EIO;
