@@ -608,7 +608,8 @@ agents_evidence_reply(struct http_req *req, struct http_resp *resp,
 static int
 agents_evidence_commit(struct http_req *req, struct http_resp *resp,
     const struct agent_rec *a, const struct item_in *items, size_t n,
-    struct appraise_out *ao, struct evidence_result *er)
+    struct appraise_out *ao, const struct refvals *refs, int64_t refs_version,
+    struct evidence_result *er)
 {
 	struct evidence_commit c;
 	struct appraisal ap;
@@ -652,11 +653,14 @@ agents_evidence_commit(struct http_req *req, struct http_resp *resp,
 			    (unsigned long long)items[i].epoch,
 			    (unsigned long long)items[i].seq);
 	if (ao->learnt_doc != NULL) {
-		if ((e = store_refvals_put(req->vc->store, ao->learnt_doc,
-		    "learn-on-first-use", &version)) != 0)
+		/* VIGIL_ESTALE: a newer document named every learnt PCR
+		 * (logged); it stands. */
+		e = refvals_learn_store(req->vc->store, a->id, refs,
+		    refs_version, ao->learnt_doc, &version);
+		if (e != 0 && e != VIGIL_ESTALE)
 			log_err("evidence: agent=%s storing learnt reference "
 			    "values failed: %s", a->id, vigil_strerror(e));
-		else
+		else if (e == 0)
 			log_warn("reference-values: version %lld learnt on "
 			    "first use from agent=%s", (long long)version,
 			    a->id);
@@ -674,14 +678,14 @@ agents_evidence_commit(struct http_req *req, struct http_resp *resp,
 static int
 agents_evidence_context(struct vctx *vc, const char *id,
     struct http_resp *resp, struct quote_state *prev, int *have_prev,
-    struct refvals **refs)
+    struct refvals **refs, int64_t *version)
 {
 	char why[200], *doc = NULL;
-	int64_t version;
 	int e;
 
 	*have_prev = 0;
 	*refs = NULL;
+	*version = 0;
 	e = store_quote_state_get(vc->store, id, prev);
 	if (e == 0)
 		*have_prev = 1;
@@ -689,9 +693,11 @@ agents_evidence_context(struct vctx *vc, const char *id,
 		agents_store_error(resp, "reading the quote state", e);
 		return e;
 	}
-	e = store_refvals_get(vc->store, &doc, &version);
-	if (e == VIGIL_ENOTFOUND)
+	e = store_refvals_get(vc->store, &doc, version);
+	if (e == VIGIL_ENOTFOUND) {
+		*version = 0;
 		return 0;
+	}
 	if (e != 0) {
 		agents_store_error(resp, "reading reference values", e);
 		return e;
@@ -700,7 +706,7 @@ agents_evidence_context(struct vctx *vc, const char *id,
 	free(doc);
 	if (e != 0) {
 		log_err("reference-values: stored version %lld does not "
-		    "parse: %s", (long long)version, why);
+		    "parse: %s", (long long)*version, why);
 		http_problem(resp, 500, "internal", "Internal error",
 		    "stored reference values do not parse");
 	}
@@ -747,6 +753,7 @@ routes_agents_evidence(struct http_req *req, struct http_resp *resp)
 	struct appraise_out ao;
 	struct quote_state prev;
 	struct refvals *refs = NULL;
+	int64_t refs_version = 0;
 	struct agent_rec a;
 	struct smm_push smm;
 	struct timespec t0, t1;
@@ -775,7 +782,7 @@ routes_agents_evidence(struct http_req *req, struct http_resp *resp)
 		goto done;
 	}
 	if (agents_evidence_context(vc, a.id, resp, &prev, &have_prev,
-	    &refs) != 0)
+	    &refs, &refs_version) != 0)
 		goto done;
 	memset(&in, 0, sizeof(in));
 	in.agent = &a;
@@ -816,7 +823,7 @@ routes_agents_evidence(struct http_req *req, struct http_resp *resp)
 		log_warn("evidence: refused: agent=%s quote not accepted, "
 		    "%zu item(s) not stored: %s", a.id, ev->n_items, joined);
 	if (agents_evidence_commit(req, resp, &a, items, ev->n_items, &ao,
-	    &er) != 0)
+	    refs, refs_version, &er) != 0)
 		goto done;
 	if (ao.quote_ok && routes_smm_commit(vc, a.id, &smm) != 0) {
 		agents_store_error(resp, "committing the SMM chain state",
