@@ -32,7 +32,6 @@
 #define AGENTS_MAX_CSR 16384
 #define AGENTS_MAX_QUOTE 2048
 #define AGENTS_MAX_SIG 1024
-#define AGENTS_MAX_ITEMS 4096
 #define AGENTS_SECRET_LEN 32
 
 static void
@@ -471,11 +470,12 @@ routes_agents_nonce(struct http_req *req, struct http_resp *resp)
 /* ---- evidence ---- */
 
 /* Size checks of an Evidence message and its items; chunks decoded into
- * items[] (chunks[] keeps the unpacked messages alive). */
+ * items[] (chunks[] keeps the unpacked messages alive). VIGIL_ETOOBIG for
+ * a chunk over [limits] evlog_chunk_max_bytes, VIGIL_EINVAL otherwise. */
 static int
 agents_evidence_items(const Vigil__Evidence *ev, struct item_in *items,
-    Vigil__EventLogChunk **chunks, struct smm_push *smm, char *why,
-    size_t whylen)
+    Vigil__EventLogChunk **chunks, struct smm_push *smm,
+    size_t chunk_max, char *why, size_t whylen)
 {
 	const Vigil__EvidenceItem *it;
 	Vigil__Gap *gap;
@@ -509,6 +509,14 @@ agents_evidence_items(const Vigil__Evidence *ev, struct item_in *items,
 				    "not a valid EventLogChunk", i,
 				    (unsigned long long)it->seq);
 				return VIGIL_EINVAL;
+			}
+			if (chunks[i]->data.len > chunk_max) {
+				snprintf(why, whylen, "item %zu (seq %llu): "
+				    "event log chunk of %zu bytes, over the "
+				    "limit ([limits] evlog_chunk_max_bytes = "
+				    "%zu)", i, (unsigned long long)it->seq,
+				    chunks[i]->data.len, chunk_max);
+				return VIGIL_ETOOBIG;
 			}
 			items[i].boot_count = chunks[i]->boot_count;
 			items[i].offset = chunks[i]->offset;
@@ -727,9 +735,19 @@ agents_evidence_unpack(struct http_req *req, struct http_resp *resp)
 		why = "Evidence is not a valid protobuf message";
 	else if (ev->quote.len == 0 || ev->quote.len > AGENTS_MAX_QUOTE ||
 	    ev->signature.len == 0 || ev->signature.len > AGENTS_MAX_SIG ||
-	    ev->n_pcrs > PCR_COUNT || ev->n_items > AGENTS_MAX_ITEMS)
-		why = "quote, signature, pcrs or items empty or over their "
-		    "limits";
+	    ev->n_pcrs > PCR_COUNT)
+		why = "quote, signature or pcrs empty or over their limits";
+	else if (ev->n_items > req->vc->cfg->evidence_max_items) {
+		log_warn("evidence: refused: agent=%s %zu items, over [limits] "
+		    "evidence_max_items = %u", req->id, ev->n_items,
+		    req->vc->cfg->evidence_max_items);
+		http_problem(resp, 413, "too-large", "Too many items",
+		    "the push holds %zu items, over the limit ([limits] "
+		    "evidence_max_items = %u); send fewer at a time",
+		    ev->n_items, req->vc->cfg->evidence_max_items);
+		vigil__evidence__free_unpacked(ev, NULL);
+		return NULL;
+	}
 	for (i = 0; why == NULL && i < ev->n_pcrs; i++)
 		if (!agents_strict(&ev->pcrs[i]->base))
 			why = "a PcrValue has unknown fields";
@@ -776,9 +794,15 @@ routes_agents_evidence(struct http_req *req, struct http_resp *resp)
 		e = VIGIL_ENOMEM;
 		goto fail;
 	}
-	if (agents_evidence_items(ev, items, chunks, &smm, why,
-	    sizeof(why)) != 0) {
-		agents_bad(resp, "evidence", why);
+	if ((e = agents_evidence_items(ev, items, chunks, &smm,
+	    vc->cfg->evlog_chunk_max_bytes, why, sizeof(why))) != 0) {
+		if (e != VIGIL_ETOOBIG)
+			agents_bad(resp, "evidence", why);
+		else {
+			log_warn("evidence: refused: agent=%s %s", a.id, why);
+			http_problem(resp, 413, "too-large", "Item too large",
+			    "%s", why);
+		}
 		goto done;
 	}
 	if (agents_evidence_context(vc, a.id, resp, &prev, &have_prev,
