@@ -21,6 +21,13 @@ config_defaults(struct vconfig *c)
 	c->conn_timeout_s = 30;
 	c->metrics_token_required = 0;
 	c->expensive_per_minute = 60;
+	c->blob_max_bytes = 64u * 1024 * 1024;
+	c->blob_quota_bytes = 1024ull * 1024 * 1024;
+	c->blob_uploads_per_tenant = 4;
+	c->evidence_max_bytes = 4u * 1024 * 1024;
+	c->evidence_max_items = 4096;
+	c->evlog_chunk_max_bytes = 1024u * 1024;
+	c->attest_waits_per_tenant = 8;
 	snprintf(c->openapi, sizeof(c->openapi),
 	    "/usr/share/vigil/openapi.json");
 	snprintf(c->store_path, sizeof(c->store_path),
@@ -151,6 +158,29 @@ config_set(struct vconfig *c, const char *sec, const char *key,
 	else if (IS("limits", "expensive_per_minute")) {
 		if ((e = config_uint(v, 0, 1000000, &n)) == 0)
 			c->expensive_per_minute = (unsigned)n;
+	} else if (IS("limits", "blob_max_bytes")) {
+		/* The store keeps one blob of at most 64 MiB. */
+		if ((e = config_uint(v, 1, 64ul * 1024 * 1024, &n)) == 0)
+			c->blob_max_bytes = (size_t)n;
+	} else if (IS("limits", "blob_quota_bytes")) {
+		if ((e = config_uint(v, 0, 1ul << 50, &n)) == 0)
+			c->blob_quota_bytes = (uint64_t)n;
+	} else if (IS("limits", "blob_uploads_per_tenant")) {
+		if ((e = config_uint(v, 0, 10000, &n)) == 0)
+			c->blob_uploads_per_tenant = (unsigned)n;
+	} else if (IS("limits", "evidence_max_bytes")) {
+		if ((e = config_uint(v, 64ul * 1024, 64ul * 1024 * 1024,
+		    &n)) == 0)
+			c->evidence_max_bytes = (size_t)n;
+	} else if (IS("limits", "evidence_max_items")) {
+		if ((e = config_uint(v, 1, 65536, &n)) == 0)
+			c->evidence_max_items = (unsigned)n;
+	} else if (IS("limits", "evlog_chunk_max_bytes")) {
+		if ((e = config_uint(v, 1024, 16ul * 1024 * 1024, &n)) == 0)
+			c->evlog_chunk_max_bytes = (size_t)n;
+	} else if (IS("limits", "attest_waits_per_tenant")) {
+		if ((e = config_uint(v, 0, 10000, &n)) == 0)
+			c->attest_waits_per_tenant = (unsigned)n;
 	}
 	else if (IS("store", "path"))
 		e = config_str(v, c->store_path, sizeof(c->store_path));

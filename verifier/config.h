@@ -28,6 +28,15 @@ struct vconfig {
 	/* [limits] */
 	unsigned expensive_per_minute;	/* per token and per address; 0: no
 					 * limit */
+	/* Quotas and sizes (docs/verifier.md, "Quotas and size limits");
+	 * over one: 413 or 429 naming the key and its value. */
+	size_t blob_max_bytes;		/* one PUT /v1/blobs body */
+	uint64_t blob_quota_bytes;	/* blob bytes a tenant holds; 0: none */
+	unsigned blob_uploads_per_tenant;	/* concurrent; 0: no limit */
+	size_t evidence_max_bytes;	/* one POST .../evidence body */
+	unsigned evidence_max_items;	/* items in one Evidence */
+	size_t evlog_chunk_max_bytes;	/* one EventLogChunk's data */
+	unsigned attest_waits_per_tenant;	/* open ?wait= attests; 0: none */
 	/* [store] */
 	char store_path[PATH_MAX];
 	/* [attestation] */

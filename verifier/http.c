@@ -15,6 +15,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "quota.h"
 #include "ratelimit.h"
 #include "results.h"
 #include "routes_computations.h"
@@ -22,6 +23,7 @@
 #include "routes_vms.h"
 #include "tls.h"
 #include "tokens.h"
+#include "vmwait.h"
 #include "webhooks.h"
 
 #define P HTTP_BODY_MAX_PROTO
@@ -168,6 +170,9 @@ struct http_conn {
 	unsigned retry_after;		/* Retry-After of a 429, seconds */
 	unsigned flags;			/* http_route_flags_of(route) */
 	char peer[64];
+	size_t body_max;		/* http_body_max(route) */
+	const char *body_max_key;	/* its [limits] key, or NULL */
+	char upload_tenant[64];		/* holds a QUOTA_UPLOADS slot */
 };
 
 static int64_t
@@ -582,15 +587,101 @@ http_early(struct MHD_Connection *conn, struct http_conn *c, unsigned status,
 static void
 http_too_big(struct MHD_Connection *conn, struct http_conn *c)
 {
-	char d[128];
+	char d[160], key[64];
 
+	key[0] = '\0';
+	if (c->body_max_key != NULL)
+		snprintf(key, sizeof(key), " ([limits] %s = %zu)",
+		    c->body_max_key, c->body_max);
 	if (!c->too_big_logged)
-		log_warn("http: refused %s %s: body over %zu bytes",
-		    c->method, c->path, c->route->body_max);
+		log_warn("http: refused %s %s: body over %zu bytes%s",
+		    c->method, c->path, c->body_max, key);
 	c->too_big_logged = 1;
 	snprintf(d, sizeof(d), "request body over the limit of %zu bytes "
-	    "for this route", c->route->body_max);
+	    "for this route%s", c->body_max, key);
 	http_early(conn, c, 413, "too-large", "Request body too large", d);
+}
+
+/* The body limit of a route: configured for blobs and evidence bundles,
+ * fixed for the others. */
+static void
+http_body_max(const struct http_server *s, struct http_conn *c)
+{
+	const struct vconfig *cfg = s->vc->cfg;
+
+	c->body_max = c->route->body_max;
+	c->body_max_key = NULL;
+	if (c->route->fn == routes_blob_put) {
+		c->body_max = cfg->blob_max_bytes;
+		c->body_max_key = "blob_max_bytes";
+	} else if (c->route->fn == routes_agents_evidence) {
+		c->body_max = cfg->evidence_max_bytes;
+		c->body_max_key = "evidence_max_bytes";
+	}
+}
+
+/* Gives back the connection's upload slot, if it holds one: once its body
+ * was answered (a sequential client must not find its last upload still
+ * counted) or refused. */
+static void
+http_upload_done(struct http_conn *c)
+{
+	if (c->upload_tenant[0] == '\0')
+		return;
+	quota_put(QUOTA_UPLOADS, c->upload_tenant);
+	c->upload_tenant[0] = '\0';
+}
+
+/* PUT /v1/blobs: the token is checked before the body (up to
+ * blob_max_bytes) is received, and a tenant may have only
+ * blob_uploads_per_tenant bodies under way, so what one tenant makes the
+ * server hold in memory is bounded by their product. (The quota of stored
+ * bytes is the handler's: only it knows whether the tenant holds the blob
+ * already.) 0 if the upload may go on; otherwise the refusal is queued. */
+static int
+http_gate_upload(struct http_server *s, struct MHD_Connection *conn,
+    struct http_conn *c)
+{
+	const struct vconfig *cfg = s->vc->cfg;
+	struct token_rec tok;
+	unsigned held = 0;
+	char d[256];
+	int e;
+
+	if (c->route->fn != routes_blob_put)
+		return 0;
+	e = tokens_check(s->vc->store, MHD_lookup_connection_value(conn,
+	    MHD_HEADER_KIND, "Authorization"), &tok);
+	if (e == VIGIL_EDENIED) {
+		http_early(conn, c, 401, "unauthorized", "Unauthorized",
+		    "a valid tenant bearer token is required");
+		return e;
+	}
+	if (e != 0) {
+		snprintf(d, sizeof(d), "token lookup failed: %s",
+		    vigil_strerror(e));
+		http_early(conn, c, 503, "store", "Store unavailable", d);
+		return e;
+	}
+	if (strcmp(tok.role, "tenant") != 0)
+		return 0;	/* the handler answers 403 */
+	if ((e = quota_take(QUOTA_UPLOADS, tok.tenant,
+	    cfg->blob_uploads_per_tenant, &held)) != 0) {
+		log_warn("blobs: refused an upload: tenant=%s has %u under way "
+		    "([limits] blob_uploads_per_tenant = %u)", tok.tenant, held,
+		    cfg->blob_uploads_per_tenant);
+		snprintf(d, sizeof(d), "%u blob uploads of this tenant are "
+		    "under way, the limit ([limits] blob_uploads_per_tenant = "
+		    "%u); retry when one has finished", held,
+		    cfg->blob_uploads_per_tenant);
+		c->retry_after = 1;
+		http_early(conn, c, 429, "too-many-uploads",
+		    "Too many uploads", d);
+		return VIGIL_EDENIED;
+	}
+	snprintf(c->upload_tenant, sizeof(c->upload_tenant), "%s",
+	    tok.tenant);
+	return 0;
 }
 
 /* Agent routes other than enrolment need a client certificate from the
@@ -689,6 +780,7 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
 			return MHD_YES;
 		}
 		c->flags = http_route_flags_of(c->route);
+		http_body_max(s, c);
 		if (http_gate_agent(s, conn, c) != 0 ||
 		    http_gate_rate(s, conn, c) != 0)
 			return MHD_YES;
@@ -696,18 +788,21 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
 		    "Content-Length");
 		if (cl != NULL) {
 			declared = strtoull(cl, &end, 10);
-			if (*end == '\0' && declared > c->route->body_max) {
+			if (*end == '\0' && declared > c->body_max) {
 				c->too_big = 1;
 				http_too_big(conn, c);
+				return MHD_YES;
 			}
 		}
+		(void)http_gate_upload(s, conn, c);
 		return MHD_YES;
 	}
 	if (*upload_size != 0) {
 		if (!c->responded && !c->too_big &&
-		    c->body.len + *upload_size > c->route->body_max) {
+		    c->body.len + *upload_size > c->body_max) {
 			c->too_big = 1;
 			buf_free(&c->body);
+			http_upload_done(c);
 			http_too_big(conn, c);
 		}
 		if (!c->too_big && !c->responded &&
@@ -723,6 +818,8 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_YES;
 	}
 	http_dispatch(s, conn, c);
+	buf_free(&c->body);
+	http_upload_done(c);
 	return MHD_YES;
 }
 
@@ -734,6 +831,7 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	if (c == NULL)
 		return;
+	http_upload_done(c);
 	metrics_request(c->route != NULL ? (size_t)(c->route - http_routes) :
 	    http_routes_n, c->status);
 	log_info("http: method=%s route=%s status=%u duration_ms=%.1f "
@@ -765,8 +863,8 @@ http_start(struct vctx *vc, struct http_server **out)
 	struct sockaddr_storage ss;
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-	/* Suspend/resume: idle event streams (evbus.c) are parked, not
-	 * polled, and hold no thread. */
+	/* Suspend/resume: idle event streams (evbus.c) and attest waits
+	 * (vmwait.c) are parked, not polled, and hold no thread. */
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
 	    MHD_ALLOW_SUSPEND_RESUME;
 	struct MHD_OptionItem tlsopt[5];
@@ -814,6 +912,7 @@ http_start(struct vctx *vc, struct http_server **out)
 	if (vc->cfg->expensive_per_minute > 0 &&
 	    (e = ratelimit_new(vc->cfg->expensive_per_minute, &s->rl)) != 0)
 		goto fail;
+	vmwait_begin();
 	s->d = MHD_start_daemon(flags, vc->cfg->port, NULL, NULL,
 	    http_access, s,
 	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, s,
@@ -864,6 +963,7 @@ http_stop(struct http_server *s)
 		return;
 	/* No connection may stay suspended when the daemon stops. */
 	evbus_end_streams();
+	vmwait_end();
 	MHD_stop_daemon(s->d);
 	tls_free(s->tls);
 	ratelimit_free(s->rl);

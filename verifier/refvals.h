@@ -39,4 +39,17 @@ void refvals_pse_images(const struct refvals *r,
 int refvals_learn(const struct refvals *r,
     const struct pcrs *vals, uint32_t mask, char **json_out);
 
+struct store;
+/* Stores learnt, a document refvals_learn made from base (read as
+ * version base_version; 0 and NULL when there was none), as the next
+ * version, by compare and swap: if the latest version moved since
+ * base_version was read, the newer document is never overwritten; the
+ * learnt PCRs it still has no value for are learnt onto it and the write
+ * is tried again (a few times), and those it names are dropped. 0 and
+ * *version the stored version; VIGIL_ESTALE when every learnt value was
+ * dropped (logged); another code on a store failure. */
+int refvals_learn_store(struct store *s, const char *agent_id,
+    const struct refvals *base, int64_t base_version, const char *learnt,
+    int64_t *version);
+
 #endif

@@ -32,7 +32,6 @@
 #define AGENTS_MAX_CSR 16384
 #define AGENTS_MAX_QUOTE 2048
 #define AGENTS_MAX_SIG 1024
-#define AGENTS_MAX_ITEMS 4096
 #define AGENTS_SECRET_LEN 32
 
 static void
@@ -471,11 +470,12 @@ routes_agents_nonce(struct http_req *req, struct http_resp *resp)
 /* ---- evidence ---- */
 
 /* Size checks of an Evidence message and its items; chunks decoded into
- * items[] (chunks[] keeps the unpacked messages alive). */
+ * items[] (chunks[] keeps the unpacked messages alive). VIGIL_ETOOBIG for
+ * a chunk over [limits] evlog_chunk_max_bytes, VIGIL_EINVAL otherwise. */
 static int
 agents_evidence_items(const Vigil__Evidence *ev, struct item_in *items,
-    Vigil__EventLogChunk **chunks, struct smm_push *smm, char *why,
-    size_t whylen)
+    Vigil__EventLogChunk **chunks, struct smm_push *smm,
+    size_t chunk_max, char *why, size_t whylen)
 {
 	const Vigil__EvidenceItem *it;
 	Vigil__Gap *gap;
@@ -509,6 +509,14 @@ agents_evidence_items(const Vigil__Evidence *ev, struct item_in *items,
 				    "not a valid EventLogChunk", i,
 				    (unsigned long long)it->seq);
 				return VIGIL_EINVAL;
+			}
+			if (chunks[i]->data.len > chunk_max) {
+				snprintf(why, whylen, "item %zu (seq %llu): "
+				    "event log chunk of %zu bytes, over the "
+				    "limit ([limits] evlog_chunk_max_bytes = "
+				    "%zu)", i, (unsigned long long)it->seq,
+				    chunks[i]->data.len, chunk_max);
+				return VIGIL_ETOOBIG;
 			}
 			items[i].boot_count = chunks[i]->boot_count;
 			items[i].offset = chunks[i]->offset;
@@ -608,7 +616,8 @@ agents_evidence_reply(struct http_req *req, struct http_resp *resp,
 static int
 agents_evidence_commit(struct http_req *req, struct http_resp *resp,
     const struct agent_rec *a, const struct item_in *items, size_t n,
-    struct appraise_out *ao, struct evidence_result *er)
+    struct appraise_out *ao, const struct refvals *refs, int64_t refs_version,
+    struct evidence_result *er)
 {
 	struct evidence_commit c;
 	struct appraisal ap;
@@ -652,11 +661,14 @@ agents_evidence_commit(struct http_req *req, struct http_resp *resp,
 			    (unsigned long long)items[i].epoch,
 			    (unsigned long long)items[i].seq);
 	if (ao->learnt_doc != NULL) {
-		if ((e = store_refvals_put(req->vc->store, ao->learnt_doc,
-		    "learn-on-first-use", &version)) != 0)
+		/* VIGIL_ESTALE: a newer document named every learnt PCR
+		 * (logged); it stands. */
+		e = refvals_learn_store(req->vc->store, a->id, refs,
+		    refs_version, ao->learnt_doc, &version);
+		if (e != 0 && e != VIGIL_ESTALE)
 			log_err("evidence: agent=%s storing learnt reference "
 			    "values failed: %s", a->id, vigil_strerror(e));
-		else
+		else if (e == 0)
 			log_warn("reference-values: version %lld learnt on "
 			    "first use from agent=%s", (long long)version,
 			    a->id);
@@ -674,14 +686,14 @@ agents_evidence_commit(struct http_req *req, struct http_resp *resp,
 static int
 agents_evidence_context(struct vctx *vc, const char *id,
     struct http_resp *resp, struct quote_state *prev, int *have_prev,
-    struct refvals **refs)
+    struct refvals **refs, int64_t *version)
 {
 	char why[200], *doc = NULL;
-	int64_t version;
 	int e;
 
 	*have_prev = 0;
 	*refs = NULL;
+	*version = 0;
 	e = store_quote_state_get(vc->store, id, prev);
 	if (e == 0)
 		*have_prev = 1;
@@ -689,9 +701,11 @@ agents_evidence_context(struct vctx *vc, const char *id,
 		agents_store_error(resp, "reading the quote state", e);
 		return e;
 	}
-	e = store_refvals_get(vc->store, &doc, &version);
-	if (e == VIGIL_ENOTFOUND)
+	e = store_refvals_get(vc->store, &doc, version);
+	if (e == VIGIL_ENOTFOUND) {
+		*version = 0;
 		return 0;
+	}
 	if (e != 0) {
 		agents_store_error(resp, "reading reference values", e);
 		return e;
@@ -700,7 +714,7 @@ agents_evidence_context(struct vctx *vc, const char *id,
 	free(doc);
 	if (e != 0) {
 		log_err("reference-values: stored version %lld does not "
-		    "parse: %s", (long long)version, why);
+		    "parse: %s", (long long)*version, why);
 		http_problem(resp, 500, "internal", "Internal error",
 		    "stored reference values do not parse");
 	}
@@ -721,9 +735,19 @@ agents_evidence_unpack(struct http_req *req, struct http_resp *resp)
 		why = "Evidence is not a valid protobuf message";
 	else if (ev->quote.len == 0 || ev->quote.len > AGENTS_MAX_QUOTE ||
 	    ev->signature.len == 0 || ev->signature.len > AGENTS_MAX_SIG ||
-	    ev->n_pcrs > PCR_COUNT || ev->n_items > AGENTS_MAX_ITEMS)
-		why = "quote, signature, pcrs or items empty or over their "
-		    "limits";
+	    ev->n_pcrs > PCR_COUNT)
+		why = "quote, signature or pcrs empty or over their limits";
+	else if (ev->n_items > req->vc->cfg->evidence_max_items) {
+		log_warn("evidence: refused: agent=%s %zu items, over [limits] "
+		    "evidence_max_items = %u", req->id, ev->n_items,
+		    req->vc->cfg->evidence_max_items);
+		http_problem(resp, 413, "too-large", "Too many items",
+		    "the push holds %zu items, over the limit ([limits] "
+		    "evidence_max_items = %u); send fewer at a time",
+		    ev->n_items, req->vc->cfg->evidence_max_items);
+		vigil__evidence__free_unpacked(ev, NULL);
+		return NULL;
+	}
 	for (i = 0; why == NULL && i < ev->n_pcrs; i++)
 		if (!agents_strict(&ev->pcrs[i]->base))
 			why = "a PcrValue has unknown fields";
@@ -747,6 +771,7 @@ routes_agents_evidence(struct http_req *req, struct http_resp *resp)
 	struct appraise_out ao;
 	struct quote_state prev;
 	struct refvals *refs = NULL;
+	int64_t refs_version = 0;
 	struct agent_rec a;
 	struct smm_push smm;
 	struct timespec t0, t1;
@@ -769,13 +794,19 @@ routes_agents_evidence(struct http_req *req, struct http_resp *resp)
 		e = VIGIL_ENOMEM;
 		goto fail;
 	}
-	if (agents_evidence_items(ev, items, chunks, &smm, why,
-	    sizeof(why)) != 0) {
-		agents_bad(resp, "evidence", why);
+	if ((e = agents_evidence_items(ev, items, chunks, &smm,
+	    vc->cfg->evlog_chunk_max_bytes, why, sizeof(why))) != 0) {
+		if (e != VIGIL_ETOOBIG)
+			agents_bad(resp, "evidence", why);
+		else {
+			log_warn("evidence: refused: agent=%s %s", a.id, why);
+			http_problem(resp, 413, "too-large", "Item too large",
+			    "%s", why);
+		}
 		goto done;
 	}
 	if (agents_evidence_context(vc, a.id, resp, &prev, &have_prev,
-	    &refs) != 0)
+	    &refs, &refs_version) != 0)
 		goto done;
 	memset(&in, 0, sizeof(in));
 	in.agent = &a;
@@ -816,7 +847,7 @@ routes_agents_evidence(struct http_req *req, struct http_resp *resp)
 		log_warn("evidence: refused: agent=%s quote not accepted, "
 		    "%zu item(s) not stored: %s", a.id, ev->n_items, joined);
 	if (agents_evidence_commit(req, resp, &a, items, ev->n_items, &ao,
-	    &er) != 0)
+	    refs, refs_version, &er) != 0)
 		goto done;
 	if (ao.quote_ok && routes_smm_commit(vc, a.id, &smm) != 0) {
 		agents_store_error(resp, "committing the SMM chain state",

@@ -404,6 +404,7 @@ routes_blob_put(struct http_req *req, struct http_resp *resp)
 {
 	uint8_t want[SHA256_LEN], got[SHA256_LEN];
 	struct comp_who w;
+	uint64_t quota, held = 0;
 	int e, exists = 0;
 
 	if (comp_auth(req, resp, &w) != 0 ||
@@ -422,11 +423,23 @@ routes_blob_put(struct http_req *req, struct http_resp *resp)
 		    "(SHA-256)");
 		return 0;
 	}
+	quota = req->vc->cfg->blob_quota_bytes;
 	if ((e = store_comp_blob_exists(req->vc->store, want, &exists)) != 0 ||
-	    (!exists && (e = store_blob_put(req->vc->store, req->body,
-	    req->body_len, NULL)) != 0)) {
-		comp_store_error(resp, "storing the blob", e);
-		return 0;
+	    (e = store_tenant_blob_put(req->vc->store, w.tenant, want,
+	    req->body, req->body_len, quota, &held)) != 0) {
+		if (e != VIGIL_ETOOBIG) {
+			comp_store_error(resp, "storing the blob", e);
+			return 0;
+		}
+		log_warn("blobs: refused: tenant=%s holds %llu bytes, blob %s "
+		    "of %zu would pass [limits] blob_quota_bytes = %llu",
+		    w.tenant, (unsigned long long)held, req->id,
+		    req->body_len, (unsigned long long)quota);
+		return http_problem(resp, 413, "quota-exceeded",
+		    "Quota exceeded", "this tenant holds %llu bytes of blobs; "
+		    "%zu more would pass its quota ([limits] blob_quota_bytes "
+		    "= %llu)", (unsigned long long)held, req->body_len,
+		    (unsigned long long)quota);
 	}
 	log_info("blobs: tenant=%s %s blob %s (%zu bytes)", w.tenant,
 	    exists ? "re-sent" : "stored", req->id, req->body_len);

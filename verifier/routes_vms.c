@@ -27,6 +27,7 @@
 #include "routes_vms.h"
 #include "store_vms.h"
 #include "tpm_parse.h"
+#include "vmwait.h"
 
 #define VMS_SECRET_LEN 32
 #define VMS_MAX_PUBLIC 1024
@@ -327,111 +328,8 @@ vms_request_json(const struct vm_attest_req *q)
 	return o;
 }
 
-/* ?wait=SECONDS: the answer is a stream (200, application/json) that
- * sends a space (JSON allows leading white space) every VMS_WAIT_TICK_MS
- * until the request is answered or the wait is over, then the request as
- * GET /v1/vm-attestations/{id} shows it. A handler that slept would hold
- * its server thread, and with it the very agent connection whose push
- * brings the answer. */
-#define VMS_WAIT_TICK_MS 50
-
-struct vms_wait {
-	struct store *store;
-	int64_t req_id;
-	int64_t until_ms;
-	struct buf out;
-	size_t off;
-	int done;
-};
-
-static int64_t
-vms_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-vms_wait_free(void *cls)
-{
-	struct vms_wait *w = cls;
-
-	buf_free(&w->out);
-	free(w);
-}
-
-static ssize_t
-vms_wait_read(void *cls, uint64_t pos, char *out, size_t max)
-{
-	struct timespec tick = { 0, VMS_WAIT_TICK_MS * 1000 * 1000 };
-	struct vms_wait *w = cls;
-	struct vm_attest_req q;
-	char *s;
-	size_t n;
-
-	(void)pos;
-	if (max == 0)
-		return 0;
-	if (!w->done) {
-		memset(&q, 0, sizeof(q));
-		if (store_vm_attest_get(w->store, w->req_id, &q) != 0)
-			return MHD_CONTENT_READER_END_WITH_ERROR;
-		if (!q.done && vms_now_ms() < w->until_ms) {
-			vm_attest_req_clear(&q);
-			nanosleep(&tick, NULL);
-			out[0] = ' ';
-			return 1;
-		}
-		{
-			json_t *j = vms_request_json(&q);
-
-			s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
-			json_decref(j);
-		}
-		vm_attest_req_clear(&q);
-		if (s == NULL || buf_add(&w->out, s, strlen(s)) != 0) {
-			free(s);
-			return MHD_CONTENT_READER_END_WITH_ERROR;
-		}
-		free(s);
-		w->done = 1;
-	}
-	if (w->off == w->out.len)
-		return MHD_CONTENT_READER_END_OF_STREAM;
-	n = w->out.len - w->off;
-	if (n > max)
-		n = max;
-	memcpy(out, w->out.data + w->off, n);
-	w->off += n;
-	return (ssize_t)n;
-}
-
-static int
-vms_wait_stream(struct http_req *req, struct http_resp *resp, int64_t id,
-    long wait)
-{
-	struct MHD_Response *r;
-	struct vms_wait *w;
-
-	if ((w = calloc(1, sizeof(*w))) == NULL)
-		return VIGIL_ENOMEM;
-	w->store = req->vc->store;
-	w->req_id = id;
-	w->until_ms = vms_now_ms() + (int64_t)wait * 1000;
-	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096,
-	    vms_wait_read, w, vms_wait_free);
-	if (r == NULL) {
-		vms_wait_free(w);
-		return VIGIL_ENOMEM;
-	}
-	MHD_add_response_header(r, "Content-Type", "application/json");
-	MHD_add_response_header(r, "Cache-Control", "no-cache");
-	resp->stream = r;
-	resp->status = 200;
-	return 0;
-}
+/* ?wait=SECONDS: a stream of the request, on a suspended connection that
+ * holds no server thread (vmwait.h). */
 
 int
 routes_vms_attest(struct http_req *req, struct http_resp *resp)
@@ -471,16 +369,26 @@ routes_vms_attest(struct http_req *req, struct http_resp *resp)
 		    "`vigil-agent vm start %s`", vm.id, vm.id);
 		goto out;
 	}
+	/* The tenant's wait slot first: a refused wait queues nothing. */
+	if (wait > 0 && vmwait_reserve(req, resp, w.tenant) != 0)
+		goto out;
 	/* A migration under way: ask the target, where the VM now runs. */
 	if ((e = store_vm_attest_add(req->vc->store, vm.id,
 	    vm.migrate_to[0] != '\0' ? vm.migrate_to : vm.host_node,
 	    VMS_ATTEST_TTL, &q)) != 0) {
+		if (wait > 0)
+			vmwait_release(w.tenant);
 		vms_store_error(resp, "queueing the attestation", e);
 		goto out;
 	}
 	log_info("vms: tenant=%s vm=%s attestation request %lld to node "
 	    "%.16s", w.tenant, vm.id, (long long)q.id, q.node_id);
-	if (wait == 0 || vms_wait_stream(req, resp, q.id, wait) != 0)
+	if (wait > 0 && vmwait_stream(req, resp, w.tenant, q.id, wait,
+	    vms_request_json) != 0) {
+		vmwait_release(w.tenant);
+		wait = 0;
+	}
+	if (wait == 0)
 		http_json(resp, 202, vms_request_json(&q));
  out:
 	vm_rec_free(&vm);

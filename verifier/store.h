@@ -197,6 +197,12 @@ int store_appraisal_latest(struct store *s, const char *agent_id,
 /* Stores doc as the next version; *version gets its number. */
 int store_refvals_put(struct store *s, const char *doc_json,
     const char *author, int64_t *version);
+/* The same, only if the latest version is still expected (0: there is
+ * no document yet); otherwise VIGIL_ESTALE, nothing is written and
+ * *version gets the latest version. A compare and swap, for writers that
+ * derived doc from what they read (learn on first use). */
+int store_refvals_put_if(struct store *s, const char *doc_json,
+    const char *author, int64_t expected, int64_t *version);
 /* Latest document (malloc'd) and version; VIGIL_ENOTFOUND if none. */
 int store_refvals_get(struct store *s, char **doc_json, int64_t *version);
 /* One given version's document (malloc'd); VIGIL_ENOTFOUND if none. */

@@ -340,6 +340,7 @@ store_agent_approve_reenrol(struct store *s, const char *id)
 struct store_refvals_job {
 	const char *doc, *author;
 	int64_t version;
+	int64_t expected;	/* -1: any; else the latest must be this */
 };
 
 static int
@@ -347,8 +348,28 @@ store_job_refvals_put(sqlite3 *db, void *arg)
 {
 	struct store_refvals_job *j = arg;
 	sqlite3_stmt *st = NULL;
+	int64_t latest;
 	int r;
 
+	if (j->expected >= 0) {
+		/* Compare and swap, inside the write transaction: nothing
+		 * commits between this read and the insert. */
+		if ((r = store_prep(db, "SELECT COALESCE(MAX(version), 0) "
+		    "FROM refvals", &st)) != 0)
+			return r;
+		if (sqlite3_step(st) != SQLITE_ROW) {
+			r = store_dberr(db, "latest refvals version");
+			sqlite3_finalize(st);
+			return r;
+		}
+		latest = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		st = NULL;
+		if (latest != j->expected) {
+			j->version = latest;
+			return VIGIL_ESTALE;
+		}
+	}
 	if ((r = store_prep(db, "INSERT INTO refvals (doc, author, "
 	    "created_at) VALUES (?, ?, ?)", &st)) != 0)
 		return r;
@@ -361,11 +382,11 @@ store_job_refvals_put(sqlite3 *db, void *arg)
 	return r;
 }
 
-int
-store_refvals_put(struct store *s, const char *doc_json, const char *author,
-    int64_t *version)
+static int
+store_refvals_write(struct store *s, const char *doc_json, const char *author,
+    int64_t expected, int64_t *version)
 {
-	struct store_refvals_job j = { doc_json, author, 0 };
+	struct store_refvals_job j = { doc_json, author, 0, expected };
 	int r;
 
 	if (doc_json == NULL || author == NULL)
@@ -374,10 +395,26 @@ store_refvals_put(struct store *s, const char *doc_json, const char *author,
 		log_err("store: reference values document over the limit");
 		return VIGIL_ETOOBIG;
 	}
-	if ((r = store_write(s, store_job_refvals_put, &j)) == 0 &&
-	    version != NULL)
+	r = store_write(s, store_job_refvals_put, &j);
+	if ((r == 0 || r == VIGIL_ESTALE) && version != NULL)
 		*version = j.version;
 	return r;
+}
+
+int
+store_refvals_put(struct store *s, const char *doc_json, const char *author,
+    int64_t *version)
+{
+	return store_refvals_write(s, doc_json, author, -1, version);
+}
+
+int
+store_refvals_put_if(struct store *s, const char *doc_json,
+    const char *author, int64_t expected, int64_t *version)
+{
+	if (expected < 0)
+		return VIGIL_EINVAL;
+	return store_refvals_write(s, doc_json, author, expected, version);
 }
 
 int

@@ -806,6 +806,123 @@ store_comp_blob_exists(struct store *s, const uint8_t sha[SHA256_LEN],
 	return r;
 }
 
+/* ---- tenants' blobs and their quota ---- */
+
+static int
+store_w_tenant_bytes(sqlite3 *db, const char *tenant, uint64_t *held)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = store_prep(db, "SELECT COALESCE(SUM(size), 0) FROM "
+	    "tenant_blobs WHERE tenant = ?", &st)) != 0)
+		return r;
+	store_bind_text(st, 1, tenant);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*held = (uint64_t)sqlite3_column_int64(st, 0);
+	else
+		r = store_dberr(db, "sum tenant_blobs");
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+store_tenant_blob_bytes(struct store *s, const char *tenant, uint64_t *held)
+{
+	sqlite3 *db;
+	int r;
+
+	*held = 0;
+	if ((r = store_rd_get(s, &db)) != 0)
+		return r;
+	r = store_w_tenant_bytes(db, tenant, held);
+	store_rd_put(s, db);
+	return r;
+}
+
+struct tenant_blob_job {
+	const char *tenant;
+	const uint8_t *sha, *data;
+	size_t len;
+	uint64_t quota, held;
+};
+
+/* 1 in *yes if the query (one blob parameter, sha, after an optional
+ * tenant) finds a row. */
+static int
+store_w_blob_row(sqlite3 *db, const char *sql, const char *tenant,
+    const uint8_t *sha, int *yes)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc, k = 1;
+
+	*yes = 0;
+	if ((r = store_prep(db, sql, &st)) != 0)
+		return r;
+	if (tenant != NULL)
+		store_bind_text(st, k++, tenant);
+	store_bind_blob(st, k, sha, SHA256_LEN);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*yes = 1;
+	else if (rc != SQLITE_DONE)
+		r = store_dberr(db, "select blob row");
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int
+store_job_tenant_blob_put(sqlite3 *db, void *arg)
+{
+	struct tenant_blob_job *j = arg;
+	sqlite3_stmt *st = NULL;
+	int r, mine, stored;
+
+	if ((r = store_w_tenant_bytes(db, j->tenant, &j->held)) != 0 ||
+	    (r = store_w_blob_row(db, "SELECT 1 FROM tenant_blobs WHERE "
+	    "tenant = ? AND sha256 = ?", j->tenant, j->sha, &mine)) != 0)
+		return r;
+	if (mine)
+		return 0;
+	if (j->quota > 0 && (j->held > j->quota ||
+	    (uint64_t)j->len > j->quota - j->held))
+		return VIGIL_ETOOBIG;
+	if ((r = store_w_blob_row(db, "SELECT 1 FROM blobs WHERE sha256 = ?",
+	    NULL, j->sha, &stored)) != 0)
+		return r;
+	if (!stored && (r = store_w_blob(db, j->sha, j->data, j->len,
+	    store_now())) != 0)
+		return r;
+	if ((r = store_prep(db, "INSERT INTO tenant_blobs (tenant, sha256, "
+	    "size, created_at) VALUES (?, ?, ?, ?)", &st)) != 0)
+		return r;
+	store_bind_text(st, 1, j->tenant);
+	store_bind_blob(st, 2, j->sha, SHA256_LEN);
+	sqlite3_bind_int64(st, 3, (int64_t)j->len);
+	sqlite3_bind_int64(st, 4, store_now());
+	r = store_step_done(db, st, "insert tenant_blobs");
+	sqlite3_finalize(st);
+	return r;
+}
+
+int
+store_tenant_blob_put(struct store *s, const char *tenant,
+    const uint8_t sha[SHA256_LEN], const uint8_t *data, size_t len,
+    uint64_t quota, uint64_t *held)
+{
+	struct tenant_blob_job j = { tenant, sha, data, len, quota, 0 };
+	int r;
+
+	if (tenant == NULL || tenant[0] == '\0' || (data == NULL && len > 0))
+		return VIGIL_EINVAL;
+	if (len > STORE_BLOB_MAX)
+		return VIGIL_ETOOBIG;
+	r = store_write(s, store_job_tenant_blob_put, &j);
+	if (held != NULL)
+		*held = j.held;
+	return r;
+}
+
 /* ---- replays ---- */
 
 void

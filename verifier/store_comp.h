@@ -122,6 +122,19 @@ int store_qh_window(struct store *s, const char *agent_id,
 int store_comp_blob_exists(struct store *s, const uint8_t sha[SHA256_LEN],
     int *exists);
 
+/* Blob bytes the tenant holds (tenant_blobs; every blob it uploaded). */
+int store_tenant_blob_bytes(struct store *s, const char *tenant,
+    uint64_t *held);
+/* Stores data (its SHA-256 is sha) as a blob the tenant holds, in one
+ * transaction with the quota check: when the tenant does not hold it yet
+ * and its held bytes plus len would pass quota (0: no quota), nothing is
+ * written and VIGIL_ETOOBIG is returned. *held gets the tenant's bytes
+ * before this upload. Bytes already stored (by anyone) are not written
+ * again. */
+int store_tenant_blob_put(struct store *s, const char *tenant,
+    const uint8_t sha[SHA256_LEN], const uint8_t *data, size_t len,
+    uint64_t quota, uint64_t *held);
+
 /* ---- replays ---- */
 struct replay_rec {
 	char id[COMP_ID_LEN + 1];

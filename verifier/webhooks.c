@@ -60,27 +60,95 @@ webhooks_v4_private(uint32_t a)
 	    (a >> 28) >= 0xe;				/* multicast, 240/4 */
 }
 
+static uint32_t
+webhooks_be32(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
+	    (uint32_t)b[2] << 8 | b[3];
+}
+
+/* An IPv6 form that carries an IPv4 address a router or relay turns into
+ * an IPv4 connection: the IPv4 address is what the webhook reaches, so the
+ * IPv4 rule applies to it. Returns the number of embedded addresses (0, 1,
+ * or 2 for Teredo: server, then client) and the form's name, with its
+ * article. */
+static int
+webhooks_v6_embedded(const uint8_t *b, uint32_t v4[2], const char **form)
+{
+	static const uint8_t zero[12];
+
+	if (memcmp(b, zero, 10) == 0 && b[10] == 0xff && b[11] == 0xff) {
+		*form = "an IPv4-mapped";			/* ::ffff:0:0/96 */
+		v4[0] = webhooks_be32(b + 12);
+		return 1;
+	}
+	if (memcmp(b, zero, 8) == 0 && b[8] == 0xff && b[9] == 0xff &&
+	    b[10] == 0 && b[11] == 0) {
+		*form = "an IPv4-translated";		/* ::ffff:0:0:0/96 */
+		v4[0] = webhooks_be32(b + 12);
+		return 1;
+	}
+	/* ::/96 minus :: and ::1, which the IPv6 rules below refuse. */
+	if (memcmp(b, zero, 12) == 0 && webhooks_be32(b + 12) > 1) {
+		*form = "an IPv4-compatible";
+		v4[0] = webhooks_be32(b + 12);
+		return 1;
+	}
+	if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b &&
+	    memcmp(b + 4, zero, 8) == 0) {
+		*form = "a NAT64";			/* 64:ff9b::/96 */
+		v4[0] = webhooks_be32(b + 12);
+		return 1;
+	}
+	if (b[0] == 0x20 && b[1] == 0x02) {
+		*form = "a 6to4";				/* 2002::/16 */
+		v4[0] = webhooks_be32(b + 2);
+		return 1;
+	}
+	if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x00 && b[3] == 0x00) {
+		*form = "a Teredo";			/* 2001::/32 */
+		v4[0] = webhooks_be32(b + 4);
+		v4[1] = ~webhooks_be32(b + 12);
+		return 2;
+	}
+	return 0;
+}
+
 int
-webhooks_addr_private(const struct sockaddr *sa)
+webhooks_addr_why(const struct sockaddr *sa, char *why, size_t cap)
 {
 	const struct sockaddr_in6 *s6;
+	const char *form = NULL;
 	const uint8_t *b;
-	uint32_t a;
+	uint32_t v4[2];
+	int i, n;
 
-	if (sa->sa_family == AF_INET) {
-		a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
-		return webhooks_v4_private(a);
-	}
-	if (sa->sa_family != AF_INET6)
+	if (cap > 0)
+		why[0] = '\0';
+	if (sa->sa_family == AF_INET)
+		return webhooks_v4_private(ntohl(
+		    ((const struct sockaddr_in *)sa)->sin_addr.s_addr));
+	if (sa->sa_family != AF_INET6) {
+		snprintf(why, cap, "not an IP address");
 		return 1;
+	}
 	s6 = (const struct sockaddr_in6 *)sa;
 	b = s6->sin6_addr.s6_addr;
-	if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) ||
-	    IN6_IS_ADDR_V4COMPAT(&s6->sin6_addr)) {
-		a = (uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 |
-		    (uint32_t)b[14] << 8 | b[15];
-		return webhooks_v4_private(a);
+	n = webhooks_v6_embedded(b, v4, &form);
+	for (i = 0; i < n; i++) {
+		struct in_addr ia = { .s_addr = htonl(v4[i]) };
+		char shown[INET_ADDRSTRLEN];
+
+		if (!webhooks_v4_private(v4[i]))
+			continue;
+		inet_ntop(AF_INET, &ia, shown, sizeof(shown));
+		snprintf(why, cap, "%s address embedding %s%s", form,
+		    n == 2 ? (i == 0 ? "the server " : "the client ") : "",
+		    shown);
+		return 1;
 	}
+	if (n > 0)
+		return 0;
 	return IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr) ||
 	    IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr) ||
 	    IN6_IS_ADDR_LINKLOCAL(&s6->sin6_addr) ||
@@ -88,7 +156,21 @@ webhooks_addr_private(const struct sockaddr *sa)
 	    IN6_IS_ADDR_MULTICAST(&s6->sin6_addr) ||
 	    (b[0] & 0xfe) == 0xfc ||			/* fc00::/7 */
 	    (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8) ||
-	    (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b);
+	    /* 64:ff9b:1::/48, local-use NAT64 (RFC 8215): its embedding
+	     * depends on the site's prefix length, so refused whole. */
+	    (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b &&
+	    b[4] == 0x00 && b[5] == 0x01) ||
+	    /* 100::/64, discard-only (RFC 6666). */
+	    (b[0] == 0x01 && b[1] == 0x00 && memcmp(b + 2, "\0\0\0\0\0\0",
+	    6) == 0);
+}
+
+int
+webhooks_addr_private(const struct sockaddr *sa)
+{
+	char why[1];
+
+	return webhooks_addr_why(sa, why, sizeof(why));
 }
 
 int
@@ -144,7 +226,10 @@ webhooks_url_check(const char *url, int allow_private, char *why,
 		goto out;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		if (allow_private || !webhooks_addr_private(ai->ai_addr))
+		char form[96];
+
+		if (allow_private ||
+		    !webhooks_addr_why(ai->ai_addr, form, sizeof(form)))
 			continue;
 		if (ai->ai_family == AF_INET)
 			inet_ntop(AF_INET, &((struct sockaddr_in *)
@@ -152,9 +237,11 @@ webhooks_url_check(const char *url, int allow_private, char *why,
 		else
 			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)
 			    ai->ai_addr)->sin6_addr, shown, sizeof(shown));
-		snprintf(why, cap, "url host %s resolves to %s, a private, "
-		    "loopback or link-local address (an operator may allow "
-		    "these with [webhooks] allow_private)", host, shown);
+		snprintf(why, cap, "url host %s resolves to %s%s%s%s, a "
+		    "private, loopback or link-local address (an operator may "
+		    "allow these with [webhooks] allow_private)", host, shown,
+		    form[0] != '\0' ? " (" : "", form,
+		    form[0] != '\0' ? ")" : "");
 		e = VIGIL_EDENIED;
 		goto out;
 	}
@@ -203,11 +290,14 @@ static curl_socket_t
 webhooks_opensocket(void *cls, curlsocktype purpose,
     struct curl_sockaddr *a)
 {
+	char why[96];
+
 	(void)cls;
 	(void)purpose;
-	if (!wh.allow_private && webhooks_addr_private(&a->addr)) {
-		log_warn("webhooks: refused to connect to a private address "
-		    "(DNS changed since the webhook was made?)");
+	if (!wh.allow_private && webhooks_addr_why(&a->addr, why, sizeof(why))) {
+		log_warn("webhooks: refused to connect to a private address%s%s "
+		    "(DNS changed since the webhook was made?)",
+		    why[0] != '\0' ? ", " : "", why);
 		return CURL_SOCKET_BAD;
 	}
 	return socket(a->family, a->socktype, a->protocol);

@@ -36,8 +36,14 @@ void webhooks_stop(void);
 int webhooks_url_check(const char *url, int allow_private, char *why,
     size_t cap);
 /* 1 if the address is not a public unicast one (loopback, RFC 1918,
- * link-local, CGNAT, unique-local, multicast, unspecified, mapped). */
+ * link-local, CGNAT, unique-local, multicast, unspecified), also when it
+ * is an IPv6 form embedding such an IPv4 address (IPv4-mapped,
+ * -compatible, -translated, NAT64 64:ff9b::/96, 6to4 2002::/16, Teredo
+ * 2001::/32 by its server or its client address). */
 int webhooks_addr_private(const struct sockaddr *sa);
+/* The same; for an embedding form, why names it and the IPv4 address
+ * ("a 6to4 address embedding 127.0.0.1"); otherwise why is empty. */
+int webhooks_addr_why(const struct sockaddr *sa, char *why, size_t cap);
 /* The X-Vigil-Signature value of body at timestamp ts. */
 int webhooks_sign(const char *secret, int64_t ts, const char *body,
     size_t len, char out[WEBHOOKS_SIG_LEN + 1]);

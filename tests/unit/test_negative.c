@@ -1022,8 +1022,8 @@ test_negative_garbage_protobuf_corpus_is_400(void **state)
 		    "message" },
 		{ "length-overrun.bin", "Evidence is not a valid protobuf "
 		    "message" },
-		{ "nonce-only.bin", "quote, signature, pcrs or items empty or "
-		    "over their limits" },
+		{ "nonce-only.bin", "quote, signature or pcrs empty or over "
+		    "their limits" },
 		{ "pcr-unknown-field.bin", "a PcrValue has unknown fields" },
 	};
 	char path[256];

@@ -24,6 +24,54 @@ test_verifier_example_config_parses(void **state)
 	assert_int_equal(c.sse_max_clients, 256);
 	assert_int_equal(c.webhooks_max_attempts, 10);
 	assert_string_equal(c.platform_ca, "/etc/vigil/platform-ca.pem");
+	assert_int_equal(c.blob_max_bytes, 64u * 1024 * 1024);
+	assert_int_equal(c.blob_quota_bytes, 1024ull * 1024 * 1024);
+	assert_int_equal(c.blob_uploads_per_tenant, 4);
+	assert_int_equal(c.evidence_max_bytes, 4u * 1024 * 1024);
+	assert_int_equal(c.evidence_max_items, 4096);
+	assert_int_equal(c.evlog_chunk_max_bytes, 1024u * 1024);
+	assert_int_equal(c.attest_waits_per_tenant, 8);
+}
+
+static int load_text(const char *text);
+
+/* Each quota and size key is read, and its bounds refused past. */
+static void
+test_verifier_config_reads_quotas_and_size_limits(void **state)
+{
+	char path[] = "/tmp/vigil-vconf.XXXXXX";
+	struct vconfig c;
+	FILE *f;
+	int fd;
+
+	(void)state;
+	assert_true((fd = mkstemp(path)) >= 0);
+	assert_non_null(f = fdopen(fd, "w"));
+	fputs("[limits]\nblob_max_bytes = 1000\nblob_quota_bytes = 5000\n"
+	    "blob_uploads_per_tenant = 2\nevidence_max_bytes = 70000\n"
+	    "evidence_max_items = 3\nevlog_chunk_max_bytes = 2048\n"
+	    "attest_waits_per_tenant = 0\n", f);
+	fclose(f);
+	assert_int_equal(config_load(path, &c), 0);
+	unlink(path);
+	assert_int_equal(c.blob_max_bytes, 1000);
+	assert_int_equal(c.blob_quota_bytes, 5000);
+	assert_int_equal(c.blob_uploads_per_tenant, 2);
+	assert_int_equal(c.evidence_max_bytes, 70000);
+	assert_int_equal(c.evidence_max_items, 3);
+	assert_int_equal(c.evlog_chunk_max_bytes, 2048);
+	assert_int_equal(c.attest_waits_per_tenant, 0);
+	assert_int_not_equal(load_text("[limits]\nblob_max_bytes = 0\n"), 0);
+	assert_int_not_equal(load_text("[limits]\nblob_max_bytes = "
+	    "67108865\n"), 0);
+	assert_int_not_equal(load_text("[limits]\nevidence_max_bytes = "
+	    "1000\n"), 0);
+	assert_int_not_equal(load_text("[limits]\nevidence_max_items = 0\n"),
+	    0);
+	assert_int_not_equal(load_text("[limits]\nevlog_chunk_max_bytes = "
+	    "x\n"), 0);
+	assert_int_not_equal(load_text("[limits]\nblob_quota_bytes = -1\n"),
+	    0);
 }
 
 static int
@@ -58,6 +106,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_verifier_example_config_parses),
+		cmocka_unit_test(test_verifier_config_reads_quotas_and_size_limits),
 		cmocka_unit_test(
 		    test_verifier_config_refuses_unknown_keys_and_bad_values),
 	};

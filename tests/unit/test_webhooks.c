@@ -354,6 +354,69 @@ test_webhooks_private_targets_are_refused(void **state)
 	json_decref(j);
 }
 
+/* IPv6 forms that a relay or translator turns into an IPv4 connection:
+ * the embedded IPv4 address is what the webhook reaches, so a private one
+ * is refused, naming the form and the address; a public one passes. */
+static void
+test_webhooks_ipv6_embedding_a_private_ipv4_is_refused(void **state)
+{
+	static const struct {
+		const char *url, *reason;
+	} bad[] = {
+		{ "http://[2002:7f00:1::1]/", "a 6to4 address embedding 127.0.0.1" },
+		{ "http://[2002:a01:203::]/", "a 6to4 address embedding 10.1.2.3" },
+		{ "http://[2002:a9fe:a9fe::1]/",
+		  "a 6to4 address embedding 169.254.169.254" },
+		/* Teredo: server 127.0.0.1 in bits 32-63. */
+		{ "http://[2001:0:7f00:1:0:0:5db8:d822]/",
+		  "a Teredo address embedding the server 127.0.0.1" },
+		/* Teredo: client ~f5fe:fefc = 10.1.1.3, server public. */
+		{ "http://[2001:0:5db8:d822:0:0:f5fe:fefc]/",
+		  "a Teredo address embedding the client 10.1.1.3" },
+		/* Teredo: client ~5601:5601 = 169.254.169.254. */
+		{ "http://[2001:0:5db8:d822:8000:0:5601:5601]/",
+		  "a Teredo address embedding the client 169.254.169.254" },
+		{ "http://[64:ff9b::7f00:1]/", "a NAT64 address embedding 127.0.0.1" },
+		{ "http://[64:ff9b::a00:1]/", "a NAT64 address embedding 10.0.0.1" },
+		{ "http://[64:ff9b::a9fe:a9fe]/",
+		  "a NAT64 address embedding 169.254.169.254" },
+		{ "http://[::ffff:127.0.0.1]/",
+		  "an IPv4-mapped address embedding 127.0.0.1" },
+		{ "http://[::ffff:0:a00:1]/",
+		  "an IPv4-translated address embedding 10.0.0.1" },
+		{ "http://[::169.254.1.1]/",
+		  "an IPv4-compatible address embedding 169.254.1.1" },
+		{ "http://[::10.9.8.7]/",
+		  "an IPv4-compatible address embedding 10.9.8.7" },
+	};
+	static const char *const good[] = {
+		"http://[2002:5db8:d822::1]/",		/* 93.184.216.34 */
+		"http://[2001:0:5db8:d822:0:0:a247:27dd]/", /* client 93.184.216.34 */
+		"http://[64:ff9b::5db8:d822]/",
+		"http://[::ffff:93.184.216.34]/",
+	};
+	char why[512];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (webhooks_url_check(bad[i].url, 0, why, sizeof(why)) !=
+		    VIGIL_EDENIED)
+			fail_msg("%s was not refused (%s)", bad[i].url, why);
+		if (strstr(why, bad[i].reason) == NULL)
+			fail_msg("%s: reason \"%s\" lacks \"%s\"", bad[i].url,
+			    why, bad[i].reason);
+	}
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (webhooks_url_check(good[i], 0, why, sizeof(why)) != 0)
+			fail_msg("%s was refused: %s", good[i], why);
+	/* Local-use NAT64 and discard-only are refused whole. */
+	assert_int_equal(webhooks_url_check("http://[64:ff9b:1::5db8:d822]/",
+	    0, why, sizeof(why)), VIGIL_EDENIED);
+	assert_int_equal(webhooks_url_check("http://[100::1]/", 0, why,
+	    sizeof(why)), VIGIL_EDENIED);
+}
+
 static void
 wait_for(size_t n, int ms)
 {
@@ -499,6 +562,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_webhooks_private_targets_are_refused),
+		cmocka_unit_test(
+		    test_webhooks_ipv6_embedding_a_private_ipv4_is_refused),
 		cmocka_unit_test(
 		    test_webhooks_signature_is_hmac_sha256_of_timestamp_and_body),
 		cmocka_unit_test(
