@@ -525,8 +525,8 @@ test_pse_pins_stored_and_dropped_by_reenrolment(void **state)
 	a.ak_name[1] = 0x0b;
 	memset(a.ak_name + 2, 'c', 32);
 	a.ak_name_len = 34;
-	assert_int_equal(store_agent_register(s, &a), 0);
-	assert_int_equal(store_agent_activate(s, a.id), 0);
+	assert_int_equal(store_agent_register(s, &a, NULL), 0);
+	assert_int_equal(store_agent_activate(s, a.id, a.secret_hash, NULL, NULL), 0);
 
 	assert_int_equal(store_pse_pins_get(s, a.id, &got), VIGIL_ENOTFOUND);
 	seen_pins(&pins, &f.pub);
@@ -534,14 +534,19 @@ test_pse_pins_stored_and_dropped_by_reenrolment(void **state)
 	assert_int_equal(store_pse_pins_get(s, a.id, &got), 0);
 	assert_memory_equal(&got, &pins, sizeof(pins));
 	/* another register without approval keeps them */
-	assert_int_equal(store_agent_register(s, &a), 0);
+	assert_int_equal(store_agent_register(s, &a, NULL), 0);
 	assert_int_equal(store_pse_pins_get(s, a.id, &got), 0);
 	/* the operator's approval drops them */
 	assert_int_equal(store_agent_approve_reenrol(s, a.id), 0);
 	assert_int_equal(store_pse_pins_get(s, a.id, &got), VIGIL_ENOTFOUND);
-	/* pins learnt between approval and re-registration go too */
+	/* pins learnt between approval and the re-enrolment's activation
+	 * go too (a registration alone changes nothing) */
 	assert_int_equal(store_pse_pins_put(s, a.id, &pins), 0);
-	assert_int_equal(store_agent_register(s, &a), 0);
+	a.secret_hash[0] ^= 1;
+	assert_int_equal(store_agent_register(s, &a, NULL), 0);
+	assert_int_equal(store_pse_pins_get(s, a.id, &got), 0);
+	assert_int_equal(store_agent_activate(s, a.id, a.secret_hash, NULL,
+	    NULL), 0);
 	assert_int_equal(store_pse_pins_get(s, a.id, &got), VIGIL_ENOTFOUND);
 
 	store_close(s);
