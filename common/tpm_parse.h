@@ -37,6 +37,40 @@ int tpm_public_to_evp(const TPM2B_PUBLIC *pub, EVP_PKEY **out);
 int tpm_ek_matches_cert(const TPM2B_PUBLIC *ek, const uint8_t *der,
     size_t derlen, const char **why);
 
+/* The TCG EK Credential Profile (2.x) templates Vigil accepts: the EK's
+ * public area must be one of them exactly, but for the key the TPM filled
+ * in. Low range (certificate at 0x01c00002 / 0x01c0000a): L-1 RSA 2048,
+ * L-2 ECC NIST P-256; high range: H-1 RSA 2048, H-2 ECC NIST P-256, H-3
+ * ECC NIST P-384 (swtpm_setup provisions L-1 at 0x81010001 and H-3 at
+ * 0x81010016). A bit each, for sets (the verifier's ek_kinds). */
+enum tpm_ek_template {
+	TPM_EK_L1 = 1u << 0,
+	TPM_EK_L2 = 1u << 1,
+	TPM_EK_H1 = 1u << 2,
+	TPM_EK_H2 = 1u << 3,
+	TPM_EK_H3 = 1u << 4,
+};
+#define TPM_EK_ALL (TPM_EK_L1 | TPM_EK_L2 | TPM_EK_H1 | TPM_EK_H2 | TPM_EK_H3)
+/* 0 and *tmpl when the EK public area is exactly one template: type,
+ * nameAlg, objectAttributes, authPolicy, symmetric algorithm, scheme, key
+ * size, RSA exponent encoded as 0, curve, KDF, and a full-size key (RSA
+ * modulus of 256 bytes, ECC coordinates of the field's size). Otherwise
+ * VIGIL_EVERIFY, *tmpl the template it was held against (0 if none fits
+ * its type and curve) and *why the first field that differs, e.g.
+ * "authPolicy differs". */
+int tpm_ek_template(const TPM2B_PUBLIC *ek, unsigned *tmpl,
+    const char **why);
+/* "L-1", "H-3", ...; "none" for 0 or an unknown bit. */
+const char *tpm_ek_template_name(unsigned tmpl);
+/* "RSA 2048", "ECC NIST P-384", ... of a template. */
+const char *tpm_ek_template_desc(unsigned tmpl);
+/* Parses one template name ("L-1", ...); VIGIL_EINVAL if unknown. */
+int tpm_ek_template_parse(const char *name, unsigned *tmpl);
+/* SHA-256 of the DER SubjectPublicKeyInfo of an RSA or ECC TPM object's
+ * key: the same for every encoding of the same key (an EK's fingerprint
+ * whatever public area carries it). */
+int tpm_public_key_fp(const TPM2B_PUBLIC *pub, uint8_t out[SHA256_LEN]);
+
 /* A parsed quote. attest_bytes points into the caller's buffer: it is the
  * TPMS_ATTEST as signed (the TPM2B's contents). */
 struct quote {

@@ -36,6 +36,7 @@ config_defaults(struct vconfig *c)
 	c->stale_intervals = 3;
 	c->nonce_ttl_ms = 60000;
 	c->learn_refvals = 0;
+	c->ek_kinds = EK_KINDS_ONE;
 	c->replay_workers = 2;
 	c->replay_timeout_s = 600;
 	c->allow_weak_sandbox = 0;
@@ -199,6 +200,15 @@ config_set(struct vconfig *c, const char *sec, const char *key,
 		e = config_str(v, c->platform_ca, sizeof(c->platform_ca));
 	else if (IS("attestation", "learn_reference_values"))
 		e = config_bool(v, &c->learn_refvals);
+	else if (IS("attestation", "ek_kinds")) {
+		e = 0;
+		if (strcmp(v, "one") == 0)
+			c->ek_kinds = EK_KINDS_ONE;
+		else if (strcmp(v, "each") == 0)
+			c->ek_kinds = EK_KINDS_EACH;
+		else
+			e = VIGIL_EINVAL;
+	}
 	else if (IS("ca", "cert"))
 		e = config_str(v, c->ca_cert, sizeof(c->ca_cert));
 	else if (IS("ca", "key"))

@@ -12,6 +12,12 @@
 
 #define CONFIG_MAX_TPM_CA 16
 
+/* [attestation] ek_kinds (docs/verifier.md "One TPM, one agent"). */
+enum ek_kinds_policy {
+	EK_KINDS_ONE = 0,	/* a TPM holds one agent, whichever EK kind */
+	EK_KINDS_EACH = 1,	/* a TPM may hold one agent per EK kind */
+};
+
 struct vconfig {
 	/* [server] */
 	char listen[64];
@@ -46,6 +52,7 @@ struct vconfig {
 	char tpm_ca[CONFIG_MAX_TPM_CA][PATH_MAX];
 	size_t n_tpm_ca;
 	int learn_refvals;
+	enum ek_kinds_policy ek_kinds;
 	char platform_ca[PATH_MAX];	/* platform vendor CAs (PEM), for VM
 					 * attestation (docs/pse.md); "": none */
 	/* [ca] */

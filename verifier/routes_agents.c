@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "agentca.h"
+#include "buf.h"
 #include "appraise_quote.h"
 #include "routes_pse.h"
 #include "routes_smm.h"
@@ -121,6 +122,35 @@ agents_refuse(struct http_resp *resp, unsigned status, const char *slug,
 	http_problem(resp, status, slug, title, "%s: %s", check, why);
 }
 
+/* The EK is exactly a TCG EK Credential Profile template: the same key in
+ * another public area would be another agent id for the same TPM. */
+static int
+agents_ek_template(const TPM2B_PUBLIC *ek, struct http_resp *resp)
+{
+	const char *why = NULL;
+	unsigned t = 0;
+
+	if (tpm_ek_template(ek, &t, &why) == 0)
+		return 0;
+	if (t == 0) {
+		log_warn("register: refused: EK template: the EK public area "
+		    "matches no TCG EK Credential Profile template: %s", why);
+		http_problem(resp, 400, "ek-template", "EK refused",
+		    "EK template: the EK public area matches no TCG EK "
+		    "Credential Profile template (L-1, L-2, H-1, H-2, H-3): %s",
+		    why);
+	} else {
+		log_warn("register: refused: EK template: the EK public area "
+		    "is not template %s (%s): %s", tpm_ek_template_name(t),
+		    tpm_ek_template_desc(t), why);
+		http_problem(resp, 400, "ek-template", "EK refused",
+		    "EK template: the EK public area is not TCG EK Credential "
+		    "Profile template %s (%s): %s", tpm_ek_template_name(t),
+		    tpm_ek_template_desc(t), why);
+	}
+	return VIGIL_EVERIFY;
+}
+
 /* The identity checks of registration (DESIGN.md, trust chain 1), in
  * order; 0, or the refusal in resp. */
 static int
@@ -134,6 +164,8 @@ agents_register_verify(struct vctx *vc, const Vigil__RegisterRequest *m,
 		    "not a marshaled TPM2B_PUBLIC");
 		return VIGIL_EVERIFY;
 	}
+	if (agents_ek_template(ek, resp) != 0)
+		return VIGIL_EVERIFY;
 	if (agents_ek_chain(vc->tpm_cas, m->ek_cert.data, m->ek_cert.len,
 	    &why) != 0) {
 		agents_refuse(resp, 403, "ek-cert", "EK certificate refused",
@@ -161,6 +193,34 @@ agents_register_verify(struct vctx *vc, const Vigil__RegisterRequest *m,
 		return VIGIL_EVERIFY;
 	}
 	return 0;
+}
+
+/* No other active agent has this EK key or certificate. 0, or the
+ * refusal in resp. */
+static int
+agents_register_ek_unique(struct vctx *vc, const struct agent_rec *rec,
+    struct http_resp *resp)
+{
+	char other[65], fp[2 * SHA256_LEN + 1];
+	int e, cert = 0;
+
+	e = store_agent_by_ek(vc->store, rec->id, rec->ek_key_fp,
+	    rec->ek_cert_fp, other, &cert);
+	if (e == VIGIL_ENOTFOUND)
+		return 0;
+	if (e != 0) {
+		agents_store_error(resp, "EK lookup", e);
+		return e;
+	}
+	hex_encode(cert ? rec->ek_cert_fp : rec->ek_key_fp, SHA256_LEN, fp);
+	log_warn("register: refused: EK uniqueness: agent=%s: the %s "
+	    "(SHA-256 %s) belongs to active agent %s", rec->id,
+	    cert ? "EK certificate" : "EK key", fp, other);
+	http_problem(resp, 409, "ek-in-use", "EK already registered",
+	    "EK uniqueness: this %s (SHA-256 %s) belongs to active agent %s; "
+	    "one TPM registers one agent", cert ? "EK certificate" : "EK key",
+	    fp, other);
+	return VIGIL_EEXIST;
 }
 
 /* The AK is not another agent's, and an active agent keeps its AK unless
@@ -243,6 +303,7 @@ routes_agents_register(struct http_req *req, struct http_resp *resp)
 	uint8_t secret[AGENTS_SECRET_LEN], credb[sizeof(TPM2B_ID_OBJECT)];
 	uint8_t secb[sizeof(TPM2B_ENCRYPTED_SECRET)];
 	size_t credlen = 0, seclen = 0;
+	int64_t retry_s = 0;
 	int e, have_old = 0;
 
 	memset(&rec, 0, sizeof(rec));
@@ -267,10 +328,14 @@ routes_agents_register(struct http_req *req, struct http_resp *resp)
 	if (agents_register_verify(vc, m, resp, &ek, &ak) != 0)
 		goto done;
 	if ((e = tpm_agent_id(&ek, rec.id)) != 0 ||
-	    (e = tpm_public_name(&ak, &name)) != 0)
+	    (e = tpm_public_name(&ak, &name)) != 0 ||
+	    (e = tpm_public_key_fp(&ek, rec.ek_key_fp)) != 0 ||
+	    (e = agents_sha256(m->ek_cert.data, m->ek_cert.len,
+	    rec.ek_cert_fp)) != 0)
 		goto fail;
-	if (agents_register_unique(vc, rec.id, &name, m, resp, &have_old) !=
-	    0)
+	rec.have_ek_key_fp = rec.have_ek_cert_fp = 1;
+	if (agents_register_ek_unique(vc, &rec, resp) != 0 ||
+	    agents_register_unique(vc, rec.id, &name, m, resp, &have_old) != 0)
 		goto done;
 	if (RAND_bytes(secret, sizeof(secret)) != 1) {
 		e = VIGIL_ECRYPTO;
@@ -294,11 +359,21 @@ routes_agents_register(struct http_req *req, struct http_resp *resp)
 	rec.created_at = (int64_t)time(NULL);
 	if ((e = agents_sha256(secret, sizeof(secret), rec.secret_hash)) != 0)
 		goto fail;
-	e = store_agent_register(vc->store, &rec);
+	e = store_agent_register(vc->store, &rec, &retry_s);
 	if (e == VIGIL_EEXIST) {
 		agents_refuse(resp, 409, "reenrol", "Re-enrolment not approved",
-		    "identity", "the agent is active; an operator must approve "
-		    "re-enrolment (POST /v1/nodes/{id}/re-enrol)");
+		    "identity", "the agent is active with another AK, or its AK "
+		    "is another agent's; an operator must approve re-enrolment "
+		    "(POST /v1/nodes/{id}/re-enrol)");
+		goto done;
+	}
+	if (e == VIGIL_ETOOBIG) {
+		log_warn("register: refused: agent=%s has %d registrations "
+		    "waiting for activation", rec.id, STORE_ACTIVATIONS_MAX);
+		http_problem(resp, 429, "activations", "Too many registrations",
+		    "agent %s has %d registrations waiting for their "
+		    "activation (the limit); the oldest expires in %lld s",
+		    rec.id, STORE_ACTIVATIONS_MAX, (long long)retry_s);
 		goto done;
 	}
 	if (e != 0) {
@@ -309,7 +384,8 @@ routes_agents_register(struct http_req *req, struct http_resp *resp)
 	    seclen)) != 0)
 		goto fail;
 	log_info("register: agent=%s hostname=%s pending activation%s",
-	    rec.id, m->hostname, have_old ? " (re-registration)" : "");
+	    rec.id, m->hostname, have_old ? " (re-registration: the agent's "
+	    "record changes only when this one is activated)" : "");
 	goto done;
  fail:
 	log_err("register: internal failure: %s", vigil_strerror(e));
@@ -352,12 +428,79 @@ agents_get(struct http_req *req, struct http_resp *resp, int want_active,
 	return 0;
 }
 
+static void
+agents_activate_refused(struct http_resp *resp, const struct agent_rec *a)
+{
+	log_warn("activate: refused: agent=%s credential secret matches no "
+	    "registration waiting for activation", a->id);
+	http_problem(resp, 403, "credential", "Activation refused",
+	    "the credential secret matches no registration of agent %s "
+	    "waiting for activation (issued at registration, valid %d s)",
+	    a->id, STORE_ACTIVATION_TTL_S);
+}
+
+/* The appraisal an approved re-enrolment starts with: nothing appraised
+ * with the new AK yet, and the pins of the old boot chain dropped. */
+static int
+agents_reenrol_appraisal(struct appraisal *ap)
+{
+	struct ear e;
+
+	ear_init(&e);
+	e.force_none = 1;
+	ear_reason(&e, "re-enrolled (approved by an operator): no quote "
+	    "appraised with the new identity yet");
+	return ear_to_appraisal(&e, (int64_t)time(NULL), ap);
+}
+
+/* Completes the registration whose secret hashes to h (store.h); 0, or
+ * the refusal in resp. On 0 *a is re-read: the record as activated. */
+static int
+agents_activate_commit(struct vctx *vc, struct http_resp *resp,
+    struct agent_rec *a, const uint8_t h[SHA256_LEN],
+    struct agent_activation *act)
+{
+	struct appraisal ap;
+	char id[65];
+	int e;
+
+	memset(&ap, 0, sizeof(ap));
+	if ((e = agents_reenrol_appraisal(&ap)) != 0) {
+		agents_store_error(resp, "building the appraisal", e);
+		return e;
+	}
+	e = store_agent_activate(vc->store, a->id, h, &ap, act);
+	ear_appraisal_free(&ap);
+	if (e == VIGIL_EDENIED) {
+		agents_activate_refused(resp, a);
+		return e;
+	}
+	if (e == VIGIL_EEXIST) {
+		log_warn("activate: refused: agent=%s: %s", a->id, act->why);
+		http_problem(resp, 409, "identity", "Activation refused", "%s",
+		    act->why);
+		return e;
+	}
+	if (e != 0) {
+		agents_store_error(resp, "activating the agent", e);
+		return e;
+	}
+	snprintf(id, sizeof(id), "%s", a->id);
+	agent_rec_free(a);
+	if ((e = store_agent_get(vc->store, id, a)) != 0) {
+		agents_store_error(resp, "re-reading the agent", e);
+		return e;
+	}
+	return 0;
+}
+
 int
 routes_agents_activate(struct http_req *req, struct http_resp *resp)
 {
 	Vigil__ActivateRequest *m = NULL;
 	Vigil__ActivateResponse out = VIGIL__ACTIVATE_RESPONSE__INIT;
 	struct vctx *vc = req->vc;
+	struct agent_activation act;
 	struct agent_rec a;
 	uint8_t h[SHA256_LEN], nonce[NONCE_LEN], *cert = NULL, *packed = NULL;
 	size_t certlen = 0, plen;
@@ -373,13 +516,8 @@ routes_agents_activate(struct http_req *req, struct http_resp *resp)
 	if (agents_get(req, resp, 0, &a, "activate") != 0)
 		goto done;
 	if (m->secret.len != AGENTS_SECRET_LEN ||
-	    agents_sha256(m->secret.data, m->secret.len, h) != 0 ||
-	    CRYPTO_memcmp(h, a.secret_hash, SHA256_LEN) != 0) {
-		log_warn("activate: refused: agent=%s credential secret does "
-		    "not match", a.id);
-		http_problem(resp, 403, "credential", "Activation refused",
-		    "the credential secret does not match the one issued at "
-		    "registration");
+	    agents_sha256(m->secret.data, m->secret.len, h) != 0) {
+		agents_activate_refused(resp, &a);
 		goto done;
 	}
 	if (vc->ca != NULL) {
@@ -398,10 +536,8 @@ routes_agents_activate(struct http_req *req, struct http_resp *resp)
 			goto done;
 		}
 	}
-	if ((e = store_agent_activate(vc->store, a.id)) != 0) {
-		agents_store_error(resp, "activating the agent", e);
+	if (agents_activate_commit(vc, resp, &a, h, &act) != 0)
 		goto done;
-	}
 	if ((e = nonce_issue(vc->nonces, a.id, nonce)) != 0) {
 		http_problem(resp, 500, "internal", "Internal error",
 		    "nonce: %s", vigil_strerror(e));
@@ -417,7 +553,9 @@ routes_agents_activate(struct http_req *req, struct http_resp *resp)
 		goto done;
 	vigil__activate_response__pack(&out, packed);
 	http_proto(resp, packed, plen);
-	log_info("activate: agent=%s active%s", a.id,
+	log_info("activate: agent=%s hostname=%s active%s%s", a.id,
+	    a.hostname, act.reenrolled ? ", re-enrolled (approved), status "
+	    "none until its next quote" : "",
 	    cert ? ", client certificate issued" : "");
  done:
 	free(cert);

@@ -578,37 +578,68 @@ vms_mige_key(struct vctx *vc, const char *node, uint8_t **out,
 	return e;
 }
 
-/* A node by agent id or host name (the first with that host name). */
+/* A migration target by agent id, or by host name: only an active node,
+ * and a host name only when exactly one active node holds it (host names
+ * are the agents' own word and not unique). 0 with *out; VIGIL_ENOTFOUND
+ * or VIGIL_EEXIST (ambiguous) with the reason in why. */
 static int
-vms_find_node(struct vctx *vc, const char *name, struct agent_rec *out)
+vms_find_node(struct vctx *vc, const char *name, struct agent_rec *out,
+    char *why, size_t whylen)
 {
-	struct node_row *rows = NULL;
-	char after[65] = "";
-	size_t n, i;
+	char ids[2][65];
+	size_t n = 0;
 	int e;
 
 	memset(out, 0, sizeof(*out));
-	if (vms_node_id_ok(name) && store_agent_get(vc->store, name, out) == 0)
-		return 0;
-	for (;;) {
-		if ((e = store_nodes_list(vc->store, after, 500, &rows,
-		    &n)) != 0)
-			return e;
-		for (i = 0; i < n; i++)
-			if (strcmp(rows[i].hostname, name) == 0)
-				break;
-		if (i < n) {
-			e = store_agent_get(vc->store, rows[i].id, out);
-			free(rows);
-			return e;
-		}
-		if (n < 500) {
-			free(rows);
+	if (vms_node_id_ok(name) && (e = store_agent_get(vc->store, name,
+	    out)) != VIGIL_ENOTFOUND) {
+		if (e == 0 && out->state != AGENT_ACTIVE) {
+			agent_rec_free(out);
+			snprintf(why, whylen, "node %.64s has not completed "
+			    "credential activation", name);
 			return VIGIL_ENOTFOUND;
 		}
-		snprintf(after, sizeof(after), "%s", rows[n - 1].id);
-		free(rows);
+		if (e != 0)
+			snprintf(why, whylen, "reading node %.64s: %s", name,
+			    vigil_strerror(e));
+		return e;
 	}
+	if ((e = store_agents_by_hostname(vc->store, name, ids, 2, &n)) !=
+	    0) {
+		snprintf(why, whylen, "looking up host name %.70s: %s", name,
+		    vigil_strerror(e));
+		return e;
+	}
+	if (n == 0) {
+		snprintf(why, whylen, "no active node %.70s", name);
+		return VIGIL_ENOTFOUND;
+	}
+	if (n > 1) {
+		log_warn("vms: host name %.70s is held by more than one active "
+		    "node (%s, %s, ...): refused", name, ids[0], ids[1]);
+		snprintf(why, whylen, "host name %.70s is ambiguous: active "
+		    "nodes %s and %s (at least) both report it; name the "
+		    "target node by its id", name, ids[0], ids[1]);
+		return VIGIL_EEXIST;
+	}
+	if ((e = store_agent_get(vc->store, ids[0], out)) != 0)
+		snprintf(why, whylen, "reading node %s: %s", ids[0],
+		    vigil_strerror(e));
+	return e;
+}
+
+/* The problem of a failed vms_find_node. */
+static void
+vms_find_problem(struct http_resp *resp, int e, const char *why)
+{
+	if (e == VIGIL_EEXIST)
+		http_problem(resp, 409, "ambiguous-node", "Ambiguous node",
+		    "%s", why);
+	else if (e == VIGIL_ENOTFOUND)
+		http_problem(resp, 404, "unknown-agent", "Unknown node", "%s",
+		    why);
+	else
+		vms_store_error(resp, why, e);
 }
 
 int
@@ -618,12 +649,18 @@ routes_nodes_mige_key(struct http_req *req, struct http_resp *resp)
 	uint8_t *key = NULL;
 	const char *why = NULL;
 	size_t len = 0;
-	char *b64 = NULL;
+	char *b64 = NULL, fwhy[300];
 	int e;
 
-	if ((e = vms_find_node(req->vc, req->id, &a)) != 0)
+	if ((e = vms_find_node(req->vc, req->id, &a, fwhy,
+	    sizeof(fwhy))) != 0) {
+		log_warn("mige-key: refused: %s", fwhy);
+		if (e == VIGIL_EEXIST)
+			return http_problem(resp, 409, "ambiguous-node",
+			    "Ambiguous node", "%s", fwhy);
 		return http_problem(resp, 404, "not-found", "Not found",
-		    "no node %.70s", req->id);
+		    "%s", fwhy);
+	}
 	e = vms_mige_key(req->vc, a.id, &key, &len, &why);
 	if (e == 0) {
 		if ((b64 = malloc(4 * ((len + 2) / 3) + 1)) == NULL) {
@@ -910,6 +947,7 @@ routes_vms_migrate(struct http_req *req, struct http_resp *resp)
 	Vigil__ActivateResponse out = VIGIL__ACTIVATE_RESPONSE__INIT;
 	struct vm_attest_req q;
 	struct agent_rec a, t;
+	char st[24];
 	int e, have_a = 0;
 
 	memset(&t, 0, sizeof(t));
@@ -927,6 +965,15 @@ routes_vms_migrate(struct http_req *req, struct http_resp *resp)
 	    t.state != AGENT_ACTIVE || strcmp(t.id, a.id) == 0) {
 		http_problem(resp, 404, "unknown-agent", "Unknown target",
 		    "no other active node %.70s", m->target_node);
+		goto done;
+	}
+	vms_node_status(req->vc, t.id, st);
+	if (strcmp(st, "affirming") != 0) {
+		log_warn("vtpms migrate: refused: vm=%s target %s is %s",
+		    m->vm_id, t.id, st);
+		http_problem(resp, 409, "target-not-affirming",
+		    "Target not affirming", "the target node %s is %s, not "
+		    "affirming", t.id, st);
 		goto done;
 	}
 	e = store_vm_migration_add(req->vc->store, m->vm_id, a.id, t.id,
@@ -967,8 +1014,9 @@ routes_vms_agent_mige_key(struct http_req *req, struct http_resp *resp)
 	struct agent_rec a, t;
 	uint8_t *key = NULL;
 	const char *why = NULL;
+	char fwhy[300];
 	size_t len = 0;
-	int have_a = 0;
+	int e, have_a = 0;
 
 	memset(&t, 0, sizeof(t));
 	m = vigil__mige_key_request__unpack(NULL, req->body_len, req->body);
@@ -980,9 +1028,10 @@ routes_vms_agent_mige_key(struct http_req *req, struct http_resp *resp)
 	if (vms_agent(req, resp, &a) != 0)
 		goto done;
 	have_a = 1;
-	if (vms_find_node(req->vc, m->node, &t) != 0) {
-		http_problem(resp, 404, "unknown-agent", "Unknown node",
-		    "no node %.70s", m->node);
+	if ((e = vms_find_node(req->vc, m->node, &t, fwhy,
+	    sizeof(fwhy))) != 0) {
+		log_warn("mige-key: refused: agent=%s: %s", a.id, fwhy);
+		vms_find_problem(resp, e, fwhy);
 		goto done;
 	}
 	if (vms_mige_key(req->vc, t.id, &key, &len, &why) != 0) {

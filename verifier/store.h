@@ -20,6 +20,7 @@
 #include "pcrs.h"
 
 struct store;
+struct appraisal;
 
 /* VIGIL_EUNSUPP (and a log line) if the database's schema is newer than
  * this binary's migrations; VIGIL_EDB on any SQLite failure. */
@@ -63,19 +64,65 @@ struct agent_rec {
 	uint8_t ak_name[128]; size_t ak_name_len;
 	uint8_t secret_hash[SHA256_LEN];	/* SHA-256 of the credential secret */
 	int64_t created_at;	/* unix seconds */
+	/* SHA-256 of the EK key's DER SubjectPublicKeyInfo and of the EK
+	 * certificate; have_* 0 when not known (a row from before 0010, or a
+	 * registration without them). */
+	uint8_t ek_key_fp[SHA256_LEN]; int have_ek_key_fp;
+	uint8_t ek_cert_fp[SHA256_LEN]; int have_ek_cert_fp;
 };
 void agent_rec_free(struct agent_rec *a);	/* frees the members */
 
 int store_agent_get(struct store *s, const char *id, struct agent_rec *out);
-/* The id of the agent whose AK has this name; VIGIL_ENOTFOUND if none. */
+/* The id of the agent whose AK has this name; VIGIL_ENOTFOUND if none.
+ * An agent that never completed activation claims no AK. */
 int store_agent_by_ak_name(struct store *s, const uint8_t *name, size_t len,
     char id_out[65]);
-/* Inserts a new pending agent, or replaces a pending one's record, or -
- * when reenrol_approved is set on the existing record - replaces its EK/AK
- * and clears the approval. VIGIL_EEXIST if active and not approved. */
-int store_agent_register(struct store *s, const struct agent_rec *a);
-int store_agent_activate(struct store *s, const char *id);
+/* The id of an active agent other than id whose EK key (key_fp) or EK
+ * certificate (cert_fp, may be NULL) is this one; *cert 1 when it is the
+ * certificate that matched. VIGIL_ENOTFOUND if none. */
+int store_agent_by_ek(struct store *s, const char *id,
+    const uint8_t key_fp[SHA256_LEN], const uint8_t *cert_fp,
+    char id_out[65], int *cert);
+
+/* A registration waits this long for its activation, and an agent has at
+ * most this many registrations waiting (each with its own secret). */
+#define STORE_ACTIVATION_TTL_S 900
+#define STORE_ACTIVATIONS_MAX 16
+
+/* Records a registration (hostname, EK certificate, AK, fingerprints,
+ * secret_hash of a) as a pending activation of a->id. A new agent is
+ * inserted as pending; an existing agent's record does not change at all
+ * (store_agent_activate applies the registration). VIGIL_EEXIST if a's AK
+ * is another agent's, or the agent is active with another AK and no
+ * re-enrolment is approved; VIGIL_ETOOBIG when the agent has
+ * STORE_ACTIVATIONS_MAX registrations waiting (*retry_s, when not NULL,
+ * gets the seconds until the oldest expires). */
+int store_agent_register(struct store *s, const struct agent_rec *a,
+    int64_t *retry_s);
+
+/* What store_agent_activate did, or why it refused (VIGIL_EEXIST). */
+struct agent_activation {
+	int reenrolled;		/* an operator's approval was used */
+	char why[200];
+};
+/* Completes the waiting registration of id whose secret hashes to
+ * secret_hash: in one job, checks that the AK is no other agent's, that
+ * no other active agent has the EK key or certificate, and that an active
+ * agent's new AK was approved (the approval is used up by any activation
+ * of an approved agent); then writes the registration into the agent's
+ * record, active, and drops its waiting registrations. An approved
+ * re-enrolment also records the appraisal *reenrol (status `none`), when
+ * not NULL. VIGIL_ENOTFOUND: unknown agent; VIGIL_EDENIED: no waiting
+ * registration with this secret (or it expired); VIGIL_EEXIST: refused,
+ * out->why names the check. */
+int store_agent_activate(struct store *s, const char *id,
+    const uint8_t secret_hash[SHA256_LEN], const struct appraisal *reenrol,
+    struct agent_activation *out);
 int store_agent_approve_reenrol(struct store *s, const char *id);
+/* The ids of the active agents with this host name (at most max, by id);
+ * *n their number, up to max. */
+int store_agents_by_hostname(struct store *s, const char *hostname,
+    char (*ids)[65], size_t max, size_t *n);
 
 /* ---- evidence items: idempotent on (agent, epoch, seq) ---- */
 enum item_outcome {

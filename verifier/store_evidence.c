@@ -396,7 +396,7 @@ store_w_quote_state(sqlite3 *db, const char *agent,
 }
 
 /* The dedup rule: equal to the latest row -> move its last_at. */
-static int
+int
 store_w_appraisal(sqlite3 *db, const char *agent, const struct appraisal *a)
 {
 	sqlite3_stmt *st = NULL;

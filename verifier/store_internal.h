@@ -75,6 +75,10 @@ void store_col_str(sqlite3_stmt *st, int i, char *out, size_t cap);
 /* malloc'd copies of a column ("" / NULL,0 for NULL). */
 int store_col_strdup(sqlite3_stmt *st, int i, char **out);
 int store_col_blobdup(sqlite3_stmt *st, int i, uint8_t **out, size_t *len);
+/* Appends (or, equal to the latest, extends) an appraisal of agent and
+ * sets the agent's status, inside a writer job (store_evidence.c). */
+int store_w_appraisal(sqlite3 *db, const char *agent,
+    const struct appraisal *a);
 /* 1 if id is a non-empty agent id of at most 64 chars. */
 int store_id_ok(const char *id);
 

@@ -15,4 +15,10 @@ int store_pse_pins_get(struct store *s, const char *agent_id,
 int store_pse_pins_put(struct store *s, const char *agent_id,
     const struct pse_pins *pins);
 
+/* The id of an active agent other than agent_id that has this platform
+ * attestation key pinned (the same platform registered as another agent);
+ * VIGIL_ENOTFOUND if none. */
+int store_pse_platform_holder(struct store *s, const char *agent_id,
+    const uint8_t *platform_pub, size_t len, char id_out[65]);
+
 #endif

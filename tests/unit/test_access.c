@@ -277,8 +277,8 @@ make_node(void)
 	memset(a.ak_name, 0xa1, 34);
 	a.ak_name_len = 34;
 	a.created_at = 1;
-	assert_int_equal(store_agent_register(g.vc.store, &a), 0);
-	assert_int_equal(store_agent_activate(g.vc.store, ID_A), 0);
+	assert_int_equal(store_agent_register(g.vc.store, &a, NULL), 0);
+	assert_int_equal(store_agent_activate(g.vc.store, ID_A, a.secret_hash, NULL, NULL), 0);
 	/* An appraisal, so that the node's signed result exists. */
 	memset(&ap, 0, sizeof(ap));
 	snprintf(ap.status, sizeof(ap.status), "affirming");

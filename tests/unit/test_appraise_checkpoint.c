@@ -363,7 +363,7 @@ test_ackpt_store_window_brackets_clock_within_its_epoch_for_30_days(void **state
 	a.ak_pub = (uint8_t *)"ak";
 	a.ak_pub_len = 2;
 	a.ak_name_len = 2;
-	assert_int_equal(store_agent_register(s, &a), 0);
+	assert_int_equal(store_agent_register(s, &a, NULL), 0);
 	assert_int_equal(store_qh_add(s, a.id, 1, 0, 1000, "affirming", 1), 0);
 	assert_int_equal(store_qh_add(s, a.id, 1, 0, 2000, "contraindicated",
 	    2), 0);

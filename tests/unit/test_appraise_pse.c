@@ -27,6 +27,8 @@
 #include "evlog.h"
 #include "swek.h"
 #include "verifier/appraise_pse.h"
+#include "verifier/config.h"
+#include "verifier/routes_pse.h"
 #include "verifier/ear.h"
 #include "verifier/refvals.h"
 #include "verifier/store.h"
@@ -525,8 +527,8 @@ test_pse_pins_stored_and_dropped_by_reenrolment(void **state)
 	a.ak_name[1] = 0x0b;
 	memset(a.ak_name + 2, 'c', 32);
 	a.ak_name_len = 34;
-	assert_int_equal(store_agent_register(s, &a), 0);
-	assert_int_equal(store_agent_activate(s, a.id), 0);
+	assert_int_equal(store_agent_register(s, &a, NULL), 0);
+	assert_int_equal(store_agent_activate(s, a.id, a.secret_hash, NULL, NULL), 0);
 
 	assert_int_equal(store_pse_pins_get(s, a.id, &got), VIGIL_ENOTFOUND);
 	seen_pins(&pins, &f.pub);
@@ -534,15 +536,131 @@ test_pse_pins_stored_and_dropped_by_reenrolment(void **state)
 	assert_int_equal(store_pse_pins_get(s, a.id, &got), 0);
 	assert_memory_equal(&got, &pins, sizeof(pins));
 	/* another register without approval keeps them */
-	assert_int_equal(store_agent_register(s, &a), 0);
+	assert_int_equal(store_agent_register(s, &a, NULL), 0);
 	assert_int_equal(store_pse_pins_get(s, a.id, &got), 0);
 	/* the operator's approval drops them */
 	assert_int_equal(store_agent_approve_reenrol(s, a.id), 0);
 	assert_int_equal(store_pse_pins_get(s, a.id, &got), VIGIL_ENOTFOUND);
-	/* pins learnt between approval and re-registration go too */
+	/* pins learnt between approval and the re-enrolment's activation
+	 * go too (a registration alone changes nothing) */
 	assert_int_equal(store_pse_pins_put(s, a.id, &pins), 0);
-	assert_int_equal(store_agent_register(s, &a), 0);
+	a.secret_hash[0] ^= 1;
+	assert_int_equal(store_agent_register(s, &a, NULL), 0);
+	assert_int_equal(store_pse_pins_get(s, a.id, &got), 0);
+	assert_int_equal(store_agent_activate(s, a.id, a.secret_hash, NULL,
+	    NULL), 0);
 	assert_int_equal(store_pse_pins_get(s, a.id, &got), VIGIL_ENOTFOUND);
+
+	store_close(s);
+	unlink(path);
+	snprintf(p, sizeof(p), "%s-wal", path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", path);
+	unlink(p);
+	rmdir(dir);
+}
+
+/* 1 if a reason of e starts with part. */
+static int
+has_platform_reason(const struct ear *e, const char *part)
+{
+	size_t i;
+
+	for (i = 0; i < e->n_reasons; i++)
+		if (strncmp(e->reasons[i], part, strlen(part)) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+platform_agent(struct store *s, struct agent_rec *a, char tag)
+{
+	static uint8_t ek[] = { 0, 4, 1, 2, 3, 4 };
+	static uint8_t ak[] = { 0, 4, 9, 9, 9, 9 };
+
+	memset(a, 0, sizeof(*a));
+	memset(a->id, tag, 64);
+	snprintf(a->hostname, sizeof(a->hostname), "node-%c", tag);
+	a->ek_pub = ek;
+	a->ek_pub_len = sizeof(ek);
+	a->ak_pub = ak;
+	a->ak_pub_len = sizeof(ak);
+	a->ak_name[1] = 0x0b;
+	memset(a->ak_name + 2, tag, 32);
+	a->ak_name_len = 34;
+	memset(a->secret_hash, tag, SHA256_LEN);
+	assert_int_equal(store_agent_register(s, a, NULL), 0);
+	assert_int_equal(store_agent_activate(s, a->id, a->secret_hash, NULL,
+	    NULL), 0);
+}
+
+/* Issue 9, [attestation] ek_kinds = one: a second agent whose PCR 3 shows
+ * the platform attestation key pinned to another active agent (the same
+ * TPM registered again with its other EK) is contraindicated, naming the
+ * first, and pins nothing; the first stays as it is. With ek_kinds = each
+ * it is not checked. */
+static void
+test_pse_one_platform_one_agent(void **state)
+{
+	char dir[64], path[96], p[160];
+	struct store *s = NULL;
+	struct agent_rec a, b;
+	struct pse_pins pins, got;
+	struct vconfig cfg;
+	struct vctx vc;
+	struct appraise_out ao;
+	char want[300];
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/vigil-pse-one.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/v.db", dir);
+	assert_int_equal(store_open(path, &s), 0);
+	config_defaults(&cfg);
+	memset(&vc, 0, sizeof(vc));
+	vc.cfg = &cfg;
+	vc.store = s;
+	platform_agent(s, &a, 'a');
+	platform_agent(s, &b, 'b');
+	seen_pins(&pins, &f.pub);
+
+	memset(&ao, 0, sizeof(ao));
+	ear_init(&ao.ear);
+	ao.quote_ok = ao.pse_evaluated = 1;
+	ao.pse = pins;
+	assert_int_equal(routes_pse_appraise(&vc, a.id, NULL, &ao), 0);
+	assert_int_equal(ao.ear.instance_identity, 0);
+	assert_int_equal(store_pse_pins_get(s, a.id, &got), 0);
+
+	memset(&ao, 0, sizeof(ao));
+	ear_init(&ao.ear);
+	ao.quote_ok = ao.pse_evaluated = 1;
+	ao.pse = pins;
+	assert_int_equal(routes_pse_appraise(&vc, b.id, NULL, &ao), 0);
+	assert_int_equal(ao.ear.instance_identity, AR_CONTRA);
+	snprintf(want, sizeof(want), "platform identity: the PSE platform "
+	    "attestation key (PCR 3) is pinned to active agent %s: one TPM "
+	    "registered as two agents ([attestation] ek_kinds = one)", a.id);
+	assert_true(has_platform_reason(&ao.ear, want));
+	assert_int_equal(store_pse_pins_get(s, b.id, &got), VIGIL_ENOTFOUND);
+	/* the first agent is not touched by the second */
+	memset(&ao, 0, sizeof(ao));
+	ear_init(&ao.ear);
+	ao.quote_ok = ao.pse_evaluated = 1;
+	ao.pse = pins;
+	assert_int_equal(routes_pse_appraise(&vc, a.id, NULL, &ao), 0);
+	assert_int_equal(ao.ear.instance_identity, 0);
+	assert_false(has_platform_reason(&ao.ear, "platform identity"));
+
+	cfg.ek_kinds = EK_KINDS_EACH;
+	memset(&ao, 0, sizeof(ao));
+	ear_init(&ao.ear);
+	ao.quote_ok = ao.pse_evaluated = 1;
+	ao.pse = pins;
+	assert_int_equal(routes_pse_appraise(&vc, b.id, NULL, &ao), 0);
+	assert_int_equal(ao.ear.instance_identity, 0);
+	assert_false(has_platform_reason(&ao.ear, "platform identity"));
+	assert_int_equal(store_pse_pins_get(s, b.id, &got), 0);
 
 	store_close(s);
 	unlink(path);
@@ -585,6 +703,7 @@ main(void)
 		    test_pse_images_reference_malformed_is_refused_naming_it),
 		cmocka_unit_test(
 		    test_pse_pins_stored_and_dropped_by_reenrolment),
+		cmocka_unit_test(test_pse_one_platform_one_agent),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

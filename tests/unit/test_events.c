@@ -270,7 +270,7 @@ test_events_node_status_changes_are_recorded_once(void **state)
 	a.ak_name[1] = 0x0b;
 	memset(a.ak_name + 2, 'c', 32);
 	a.ak_name_len = 34;
-	assert_int_equal(store_agent_register(g.vc.store, &a), 0);
+	assert_int_equal(store_agent_register(g.vc.store, &a, NULL), 0);
 	assert_int_equal(store_events_max(g.vc.store, &base), 0);
 	add_appraisal(a.id, "affirming", "[]");
 	add_appraisal(a.id, "affirming", "[]");		/* same: no row */

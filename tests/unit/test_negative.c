@@ -339,25 +339,27 @@ agent_free(struct agent *a)
 	buf_free(&a->log);
 }
 
-/* POST /v1/agents with this EK and the given AK public (NULL: the
- * agent's). Returns the status; on 200 *rs gets the response. */
+/* POST /v1/agents with this EK's certificate, the EK public area ek (NULL:
+ * the agent's own), the given AK public (NULL: the agent's) and host name
+ * (NULL: "negative"). Returns the status; on 200 *rs gets the response. */
 static long
-agent_register(struct agent *a, const uint8_t *ak, size_t ak_len,
-    Vigil__RegisterResponse **rs, struct reply *r)
+agent_register_as(struct agent *a, const TPM2B_PUBLIC *ek, const uint8_t *ak,
+    size_t ak_len, const char *hostname, Vigil__RegisterResponse **rs,
+    struct reply *r)
 {
 	Vigil__RegisterRequest rq = VIGIL__REGISTER_REQUEST__INIT;
 	uint8_t ekb[1024], body[8192];
 	struct buf cert = BUF_INIT;
 	size_t ekl, n;
 
-	assert_int_equal(tpm_public_marshal(swek_public(a->ek), ekb,
-	    sizeof(ekb), &ekl), 0);
+	assert_int_equal(tpm_public_marshal(ek != NULL ? ek :
+	    swek_public(a->ek), ekb, sizeof(ekb), &ekl), 0);
 	assert_int_equal(swek_cert_der(a->ek, &cert), 0);
 	rq.ek_public = (ProtobufCBinaryData){ ekl, ekb };
 	rq.ek_cert = (ProtobufCBinaryData){ cert.len, cert.data };
 	rq.ak_public = ak != NULL ? (ProtobufCBinaryData){ ak_len,
 	    (uint8_t *)ak } : (ProtobufCBinaryData){ a->ak_len, a->ak };
-	rq.hostname = "negative";
+	rq.hostname = hostname != NULL ? (char *)hostname : "negative";
 	assert_true(vigil__register_request__get_packed_size(&rq) <=
 	    sizeof(body));
 	n = vigil__register_request__pack(&rq, body);
@@ -369,6 +371,13 @@ agent_register(struct agent *a, const uint8_t *ak, size_t ak_len,
 		buf_free(&r->body);
 	}
 	return r->status;
+}
+
+static long
+agent_register(struct agent *a, const uint8_t *ak, size_t ak_len,
+    Vigil__RegisterResponse **rs, struct reply *r)
+{
+	return agent_register_as(a, NULL, ak, ak_len, NULL, rs, r);
 }
 
 /* Registers and activates; a->nonce gets the first nonce. */
@@ -1168,6 +1177,10 @@ test_negative_second_agent_with_registered_ak_is_refused(void **state)
 	agent_free(&a);
 }
 
+/* An agent that never completed activation claims no AK: anyone may
+ * replay a node's public AK in a registration of their own, and that must
+ * not lock the node out (with a real TPM only the node can activate it).
+ * Once the node is active, the AK is its own. */
 static void
 test_negative_ak_of_pending_agent_is_refused_to_another(void **state)
 {
@@ -1177,18 +1190,179 @@ test_negative_ak_of_pending_agent_is_refused_to_another(void **state)
 	struct agent a, b;
 
 	agent_new(&a, g.base);
-	assert_int_equal(agent_register(&a, NULL, 0, &rs, &r), 200);
-	vigil__register_response__free_unpacked(rs, NULL);
 	agent_new(&b, g.base);
 	mine = b.sq;
 	b.sq = a.sq;
+	assert_int_equal(agent_register(&a, NULL, 0, &rs, &r), 200);
+	vigil__register_response__free_unpacked(rs, NULL);
+	assert_int_equal(agent_register(&b, a.ak, a.ak_len, &rs, &r), 200);
+	vigil__register_response__free_unpacked(rs, NULL);
+	assert_node(b.id, "none");
+	agent_enrol(&a);
 	agent_register(&b, a.ak, a.ak_len, &rs, &r);
 	assert_null(rs);
 	assert_problem(&r, 409, "ak-in-use", "AK uniqueness: this AK is "
 	    "registered to another agent");
-	assert_node(b.id, NULL);
 	b.sq = mine;
 	agent_free(&b);
+	agent_free(&a);
+}
+
+/* ---- issue 9: one TPM, one agent; re-registration ---- */
+
+/* GET /v1/nodes/{id} as JSON (the caller decrefs). */
+static json_t *
+node_json(const char *id)
+{
+	char path[160];
+	struct reply r;
+	json_t *j;
+
+	snprintf(path, sizeof(path), "/v1/nodes/%s", id);
+	if (req("GET", path, g.op, NULL, 0, &r) != 200)
+		fail_msg("GET %s: %ld %s", path, r.status,
+		    (char *)r.body.data);
+	assert_non_null(j = json_loads((char *)r.body.data, 0, NULL));
+	buf_free(&r.body);
+	return j;
+}
+
+static const char *
+jstr(json_t *j, const char *k)
+{
+	const char *v = json_string_value(json_object_get(j, k));
+
+	assert_non_null(v);
+	return v;
+}
+
+/* The EK's public area must be exactly its TCG template: the same key
+ * with another authPolicy or attributes (another agent id) is refused,
+ * naming the template and the field. */
+static void
+test_negative_ek_outside_its_template_is_refused(void **state)
+{
+	Vigil__RegisterResponse *rs;
+	TPM2B_PUBLIC v;
+	struct reply r;
+	struct agent a;
+
+	agent_new(&a, g.base);
+	v = *swek_public(a.ek);
+	v.publicArea.authPolicy.buffer[31] ^= 1;
+	agent_register_as(&a, &v, NULL, 0, NULL, &rs, &r);
+	assert_null(rs);
+	assert_problem(&r, 400, "ek-template", "EK template: the EK public "
+	    "area is not TCG EK Credential Profile template L-2 (ECC NIST "
+	    "P-256): its authPolicy differs");
+	v = *swek_public(a.ek);
+	v.publicArea.objectAttributes |= TPMA_OBJECT_SIGN_ENCRYPT;
+	agent_register_as(&a, &v, NULL, 0, NULL, &rs, &r);
+	assert_null(rs);
+	assert_problem(&r, 400, "ek-template", "template L-2 (ECC NIST "
+	    "P-256): its objectAttributes differ");
+	agent_free(&a);
+}
+
+/* The same EK key in another valid template's public area (L-2 as H-2)
+ * is another agent id: refused while the first agent is active. */
+static void
+test_negative_same_ek_key_as_another_agent_is_refused(void **state)
+{
+	static const uint8_t policy_b[32] = {
+		0xca, 0x3d, 0x0a, 0x99, 0xa2, 0xb9, 0x39, 0x06,
+		0xf7, 0xa3, 0x34, 0x24, 0x14, 0xef, 0xcf, 0xb3,
+		0xa3, 0x85, 0xd4, 0x4c, 0xd1, 0xfd, 0x45, 0x90,
+		0x89, 0xd1, 0x9b, 0x50, 0x71, 0xc0, 0xb7, 0xa0,
+	};
+	Vigil__RegisterResponse *rs;
+	struct swquote *sq;
+	TPM2B_PUBLIC v, akp;
+	uint8_t ak2[512];
+	size_t ak2_len;
+	char want[160];
+	struct reply r;
+	struct agent a;
+
+	agent_new(&a, g.base);
+	agent_enrol(&a);
+	v = *swek_public(a.ek);
+	v.publicArea.objectAttributes |= TPMA_OBJECT_USERWITHAUTH;
+	memcpy(v.publicArea.authPolicy.buffer, policy_b, sizeof(policy_b));
+	assert_int_equal(swquote_new(&sq), 0);
+	assert_int_equal(swquote_ak_public(sq, &akp), 0);
+	assert_int_equal(tpm_public_marshal(&akp, ak2, sizeof(ak2), &ak2_len),
+	    0);
+	agent_register_as(&a, &v, ak2, ak2_len, NULL, &rs, &r);
+	assert_null(rs);
+	snprintf(want, sizeof(want), "belongs to active agent %s; one TPM "
+	    "registers one agent", a.id);
+	assert_problem(&r, 409, "ek-in-use", want);
+	agent_register_as(&a, &v, ak2, ak2_len, NULL, &rs, &r);
+	assert_problem(&r, 409, "ek-in-use", "EK uniqueness: this EK key "
+	    "(SHA-256 ");
+	swquote_free(sq);
+	agent_free(&a);
+}
+
+/* Registering an active node again (its EK, certificate and AK are all
+ * public) changes nothing about the node: not its host name, not its
+ * state, not its status. */
+static void
+test_negative_reregistration_leaves_active_node_unchanged(void **state)
+{
+	Vigil__RegisterResponse *rs;
+	struct reply r;
+	struct agent a;
+	json_t *j;
+
+	agent_affirming(&a);
+	assert_int_equal(agent_register_as(&a, NULL, NULL, 0, "squatter", &rs,
+	    &r), 200);
+	vigil__register_response__free_unpacked(rs, NULL);
+	j = node_json(a.id);
+	assert_string_equal(jstr(j, "hostname"), "negative");
+	assert_string_equal(jstr(j, "state"), "active");
+	assert_string_equal(jstr(j, "status"), "affirming");
+	json_decref(j);
+	agent_free(&a);
+}
+
+/* An approved re-enrolment changes the node only when the new AK's
+ * activation completes, and the node then starts at `none`. */
+static void
+test_negative_reenrolment_starts_at_none(void **state)
+{
+	Vigil__RegisterResponse *rs;
+	TPM2B_PUBLIC pub;
+	char path[160], *why;
+	struct reply r;
+	struct agent a;
+	json_t *j;
+
+	agent_affirming(&a);
+	snprintf(path, sizeof(path), "/v1/nodes/%s/re-enrol", a.id);
+	assert_int_equal(req("POST", path, g.op, NULL, 0, &r), 200);
+	buf_free(&r.body);
+	swquote_free(a.sq);
+	assert_int_equal(swquote_new(&a.sq), 0);
+	assert_int_equal(swquote_ak_public(a.sq, &pub), 0);
+	assert_int_equal(tpm_public_marshal(&pub, a.ak, sizeof(a.ak),
+	    &a.ak_len), 0);
+	assert_int_equal(tpm_public_name(&pub, &a.ak_name), 0);
+	assert_int_equal(agent_register(&a, NULL, 0, &rs, &r), 200);
+	vigil__register_response__free_unpacked(rs, NULL);
+	assert_node(a.id, "affirming");
+	agent_enrol(&a);
+	j = node_json(a.id);
+	assert_string_equal(jstr(j, "state"), "active");
+	assert_string_equal(jstr(j, "status"), "none");
+	assert_false(json_is_true(json_object_get(j, "reenrol_approved")));
+	assert_non_null(why = json_dumps(json_object_get(json_object_get(j,
+	    "appraisal"), "reasons"), 0));
+	assert_non_null(strstr(why, "re-enrolled (approved by an operator)"));
+	free(why);
+	json_decref(j);
 	agent_free(&a);
 }
 
@@ -1234,6 +1408,12 @@ main(void)
 		    test_negative_second_agent_with_registered_ak_is_refused),
 		cmocka_unit_test(
 		    test_negative_ak_of_pending_agent_is_refused_to_another),
+		cmocka_unit_test(test_negative_ek_outside_its_template_is_refused),
+		cmocka_unit_test(
+		    test_negative_same_ek_key_as_another_agent_is_refused),
+		cmocka_unit_test(
+		    test_negative_reregistration_leaves_active_node_unchanged),
+		cmocka_unit_test(test_negative_reenrolment_starts_at_none),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -135,8 +135,8 @@ add_node(void)
 	a.ak_name[1] = 0x0b;
 	memset(a.ak_name + 2, 'a', 32);
 	a.ak_name_len = 34;
-	assert_int_equal(store_agent_register(g.vc.store, &a), 0);
-	assert_int_equal(store_agent_activate(g.vc.store, a.id), 0);
+	assert_int_equal(store_agent_register(g.vc.store, &a, NULL), 0);
+	assert_int_equal(store_agent_activate(g.vc.store, a.id, a.secret_hash, NULL, NULL), 0);
 	memset(&ap, 0, sizeof(ap));
 	snprintf(ap.status, sizeof(ap.status), "affirming");
 	ap.vector_json = (char *)vector;

@@ -72,8 +72,8 @@ add_node(char tag, const char *status, int64_t at, char id[65])
 	a.ak_name[1] = 0x0b;
 	memset(a.ak_name + 2, tag, 32);
 	a.ak_name_len = 34;
-	assert_int_equal(store_agent_register(g.vc.store, &a), 0);
-	assert_int_equal(store_agent_activate(g.vc.store, a.id), 0);
+	assert_int_equal(store_agent_register(g.vc.store, &a, NULL), 0);
+	assert_int_equal(store_agent_activate(g.vc.store, a.id, a.secret_hash, NULL, NULL), 0);
 	memset(&p, 0, sizeof(p));
 	p.have = 1;
 	assert_true((n = i2d_PUBKEY(w.wrap, &der)) > 0);

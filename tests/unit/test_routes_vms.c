@@ -22,6 +22,7 @@
 #include "verifier/config.h"
 #include "verifier/http.h"
 #include "verifier/nonce.h"
+#include "verifier/store.h"
 #include "verifier/store_vms.h"
 #include "verifier/tokens.h"
 #include "tests/unit/helpers/tsrv.h"
@@ -428,10 +429,83 @@ test_vms_list_is_cursor_paginated(void **state)
 	treply_free(&r);
 }
 
+/* A node with this id tag and host name in the store, activated or not. */
+static void
+named_node(char tag, const char *hostname, int activate, char id[65])
+{
+	static uint8_t ek[] = { 0, 4, 1, 2, 3, 4 };
+	static uint8_t ak[] = { 0, 4, 9, 9, 9, 9 };
+	struct agent_rec a;
+
+	memset(&a, 0, sizeof(a));
+	memset(a.id, tag, 64);
+	snprintf(a.hostname, sizeof(a.hostname), "%s", hostname);
+	a.ek_pub = ek;
+	a.ek_pub_len = sizeof(ek);
+	a.ak_pub = ak;
+	a.ak_pub_len = sizeof(ak);
+	a.ak_name[1] = 0x0b;
+	memset(a.ak_name + 2, tag, 32);
+	a.ak_name_len = 34;
+	memset(a.secret_hash, tag, SHA256_LEN);
+	assert_int_equal(store_agent_register(g.vc.store, &a, NULL), 0);
+	if (activate)
+		assert_int_equal(store_agent_activate(g.vc.store, a.id,
+		    a.secret_hash, NULL, NULL), 0);
+	memcpy(id, a.id, 65);
+}
+
+/* Issue 9: a migration target named by host name resolves only to the one
+ * active node with that name; a name two active nodes report is refused
+ * naming both, a pending node is no target, by name or by id. */
+static void
+test_vms_target_by_name_is_unique_and_active(void **state)
+{
+	char x[65], y[65], p[65], path[200], want[300];
+	struct treply r;
+
+	named_node('x', "twin", 1, x);
+	named_node('p', "lonely", 0, p);
+	/* one active "twin": resolves (then refused: not affirming) */
+	assert_int_equal(treq(&g, "GET", "/v1/nodes/twin/mige-key", g.op,
+	    NULL, 0, &r), 409);
+	assert_string_equal(treply_detail(&r), "the target node is not "
+	    "affirming");
+	treply_free(&r);
+	named_node('y', "twin", 1, y);
+	assert_int_equal(treq(&g, "GET", "/v1/nodes/twin/mige-key", g.op,
+	    NULL, 0, &r), 409);
+	snprintf(want, sizeof(want), "host name twin is ambiguous: active "
+	    "nodes %s and %s (at least) both report it; name the target node "
+	    "by its id", x, y);
+	assert_string_equal(treply_detail(&r), want);
+	assert_string_equal(json_string_value(json_object_get(r.j, "type")),
+	    "urn:vigil:problem:ambiguous-node");
+	treply_free(&r);
+	/* by id, each is itself */
+	snprintf(path, sizeof(path), "/v1/nodes/%s/mige-key", y);
+	assert_int_equal(treq(&g, "GET", path, g.op, NULL, 0, &r), 409);
+	assert_string_equal(treply_detail(&r), "the target node is not "
+	    "affirming");
+	treply_free(&r);
+	/* a pending node is no target */
+	assert_int_equal(treq(&g, "GET", "/v1/nodes/lonely/mige-key", g.op,
+	    NULL, 0, &r), 404);
+	assert_string_equal(treply_detail(&r), "no active node lonely");
+	treply_free(&r);
+	snprintf(path, sizeof(path), "/v1/nodes/%s/mige-key", p);
+	assert_int_equal(treq(&g, "GET", path, g.op, NULL, 0, &r), 404);
+	snprintf(want, sizeof(want), "node %s has not completed credential "
+	    "activation", p);
+	assert_string_equal(treply_detail(&r), want);
+	treply_free(&r);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_vms_target_by_name_is_unique_and_active),
 		cmocka_unit_test(test_vms_tenant_sees_only_its_own_vms),
 		cmocka_unit_test(test_vms_list_is_cursor_paginated),
 		cmocka_unit_test(test_vms_attest_needs_an_enrolled_vtpm),

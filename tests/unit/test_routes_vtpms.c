@@ -131,8 +131,8 @@ world_setup(void **state)
 	assert_int_equal(tpm_public_name(&pub, &name), 0);
 	memcpy(a.ak_name, name.name, name.size);
 	a.ak_name_len = name.size;
-	assert_int_equal(store_agent_register(g.vc.store, &a), 0);
-	assert_int_equal(store_agent_activate(g.vc.store, NODE_A), 0);
+	assert_int_equal(store_agent_register(g.vc.store, &a, NULL), 0);
+	assert_int_equal(store_agent_activate(g.vc.store, NODE_A, a.secret_hash, NULL, NULL), 0);
 	return 0;
 }
 

@@ -90,6 +90,20 @@ count(struct fx *f, const char *sql)
 	return n;
 }
 
+/* A write by SQL through a connection of the test's own (SQLite's rc). */
+static int
+exec(struct fx *f, const char *sql)
+{
+	sqlite3 *db = NULL;
+	int rc;
+
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc;
+}
+
 static uint8_t ek[] = { 0, 4, 1, 2, 3, 4 };
 static uint8_t ak[] = { 0, 4, 9, 9, 9, 9 };
 
@@ -117,9 +131,17 @@ add_active_agent(struct store *s, char tag, char id[65])
 	struct agent_rec a;
 
 	mkagent(&a, tag);
-	assert_int_equal(store_agent_register(s, &a), 0);
-	assert_int_equal(store_agent_activate(s, a.id), 0);
+	assert_int_equal(store_agent_register(s, &a, NULL), 0);
+	assert_int_equal(store_agent_activate(s, a.id, a.secret_hash, NULL,
+	    NULL), 0);
 	memcpy(id, a.id, 65);
+}
+
+static int
+activate(struct store *s, const struct agent_rec *a,
+    struct agent_activation *out)
+{
+	return store_agent_activate(s, a->id, a->secret_hash, NULL, out);
 }
 
 static void
@@ -130,28 +152,33 @@ test_store_registers_and_activates_agent(void **state)
 	char id[65];
 
 	mkagent(&a, 'a');
-	assert_int_equal(store_agent_register(f->s, &a), 0);
+	assert_int_equal(store_agent_register(f->s, &a, NULL), 0);
 	assert_int_equal(store_agent_get(f->s, a.id, &got), 0);
 	assert_int_equal(got.state, AGENT_PENDING);
 	assert_string_equal(got.hostname, "node-a");
 	assert_int_equal(got.ek_pub_len, sizeof(ek));
 	assert_memory_equal(got.ek_pub, ek, sizeof(ek));
 	assert_null(got.ek_cert);
-	assert_int_equal(got.ak_name_len, 34);
-	assert_memory_equal(got.secret_hash, a.secret_hash, SHA256_LEN);
 	agent_rec_free(&got);
-	assert_int_equal(store_agent_activate(f->s, a.id), 0);
+	/* A pending agent claims no AK yet. */
+	assert_int_equal(store_agent_by_ak_name(f->s, a.ak_name,
+	    a.ak_name_len, id), VIGIL_ENOTFOUND);
+	assert_int_equal(activate(f->s, &a, NULL), 0);
 	assert_int_equal(store_agent_get(f->s, a.id, &got), 0);
 	assert_int_equal(got.state, AGENT_ACTIVE);
+	assert_int_equal(got.ak_name_len, 34);
+	assert_memory_equal(got.secret_hash, a.secret_hash, SHA256_LEN);
 	agent_rec_free(&got);
 	assert_int_equal(store_agent_by_ak_name(f->s, a.ak_name,
 	    a.ak_name_len, id), 0);
 	assert_string_equal(id, a.id);
+	/* The secret is used up. */
+	assert_int_equal(activate(f->s, &a, NULL), VIGIL_EDENIED);
+	assert_int_equal(count(f, "SELECT count(*) FROM agent_activations"),
+	    0);
 	mkagent(&a, 'z');
 	assert_int_equal(store_agent_get(f->s, a.id, &got), VIGIL_ENOTFOUND);
-	assert_int_equal(store_agent_activate(f->s, a.id), VIGIL_ENOTFOUND);
-	assert_int_equal(store_agent_by_ak_name(f->s, a.ak_name,
-	    a.ak_name_len, id), VIGIL_ENOTFOUND);
+	assert_int_equal(activate(f->s, &a, NULL), VIGIL_ENOTFOUND);
 }
 
 static void
@@ -159,13 +186,67 @@ test_store_refuses_ak_registered_to_another_agent(void **state)
 {
 	struct fx *f = *state;
 	struct agent_rec a, b;
+	struct agent_activation act;
 
 	mkagent(&a, 'a');
 	mkagent(&b, 'b');
 	memcpy(b.ak_name, a.ak_name, a.ak_name_len);
-	assert_int_equal(store_agent_register(f->s, &a), 0);
-	assert_int_equal(store_agent_register(f->s, &b), VIGIL_EEXIST);
-	assert_int_equal(count(f, "SELECT count(*) FROM agents"), 1);
+	assert_int_equal(store_agent_register(f->s, &a, NULL), 0);
+	/* Both pending: neither claims the AK, the first activation wins. */
+	assert_int_equal(store_agent_register(f->s, &b, NULL), 0);
+	assert_int_equal(activate(f->s, &a, NULL), 0);
+	assert_int_equal(activate(f->s, &b, &act), VIGIL_EEXIST);
+	assert_string_equal(act.why, "AK uniqueness: this AK is registered to "
+	    "agent aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaa");
+	/* Once active, another agent's registration with it is refused. */
+	assert_int_equal(store_agent_register(f->s, &b, NULL), VIGIL_EEXIST);
+	assert_int_equal(count(f, "SELECT count(*) FROM agents WHERE "
+	    "state = 1"), 1);
+}
+
+/* Issue 9: an EK key or certificate belongs to one active agent. */
+static void
+test_store_ek_key_and_cert_belong_to_one_active_agent(void **state)
+{
+	struct fx *f = *state;
+	struct agent_rec a, b;
+	struct agent_activation act;
+	char other[65];
+	int cert = -1;
+
+	mkagent(&a, 'a');
+	memset(a.ek_key_fp, 0x11, SHA256_LEN);
+	memset(a.ek_cert_fp, 0x22, SHA256_LEN);
+	a.have_ek_key_fp = a.have_ek_cert_fp = 1;
+	assert_int_equal(store_agent_register(f->s, &a, NULL), 0);
+	assert_int_equal(activate(f->s, &a, NULL), 0);
+	mkagent(&b, 'b');
+	memset(b.ek_key_fp, 0x11, SHA256_LEN);	/* same key, other area */
+	memset(b.ek_cert_fp, 0x33, SHA256_LEN);
+	b.have_ek_key_fp = b.have_ek_cert_fp = 1;
+	assert_int_equal(store_agent_by_ek(f->s, b.id, b.ek_key_fp,
+	    b.ek_cert_fp, other, &cert), 0);
+	assert_string_equal(other, a.id);
+	assert_int_equal(cert, 0);
+	assert_int_equal(store_agent_by_ek(f->s, a.id, a.ek_key_fp,
+	    a.ek_cert_fp, other, &cert), VIGIL_ENOTFOUND);
+	/* The store itself refuses the activation, naming the check. */
+	assert_int_equal(store_agent_register(f->s, &b, NULL), 0);
+	assert_int_equal(activate(f->s, &b, &act), VIGIL_EEXIST);
+	assert_string_equal(act.why, "EK uniqueness: this EK key belongs to "
+	    "active agent aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaa");
+	memset(b.ek_key_fp, 0x44, SHA256_LEN);
+	memset(b.ek_cert_fp, 0x22, SHA256_LEN);	/* same certificate */
+	b.secret_hash[0] ^= 1;
+	assert_int_equal(store_agent_register(f->s, &b, NULL), 0);
+	assert_int_equal(activate(f->s, &b, &act), VIGIL_EEXIST);
+	assert_string_equal(act.why, "EK uniqueness: this EK certificate "
+	    "belongs to active agent aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaa");
+	assert_int_equal(count(f, "SELECT count(*) FROM agents WHERE "
+	    "state = 1"), 1);
 }
 
 static void
@@ -176,15 +257,16 @@ test_store_refuses_reregistering_active_agent(void **state)
 	uint8_t ak2[] = { 0, 3, 7, 7, 7 };
 
 	mkagent(&a, 'a');
-	assert_int_equal(store_agent_register(f->s, &a), 0);
-	/* Pending: a new registration replaces the record. */
+	assert_int_equal(store_agent_register(f->s, &a, NULL), 0);
+	/* Pending: the activation applies the registration it completes. */
 	snprintf(a.hostname, sizeof(a.hostname), "renamed");
-	assert_int_equal(store_agent_register(f->s, &a), 0);
-	assert_int_equal(store_agent_activate(f->s, a.id), 0);
+	a.secret_hash[0] ^= 1;
+	assert_int_equal(store_agent_register(f->s, &a, NULL), 0);
+	assert_int_equal(activate(f->s, &a, NULL), 0);
 	a.ak_name[5] ^= 1;
 	a.ak_pub = ak2;
 	a.ak_pub_len = sizeof(ak2);
-	assert_int_equal(store_agent_register(f->s, &a), VIGIL_EEXIST);
+	assert_int_equal(store_agent_register(f->s, &a, NULL), VIGIL_EEXIST);
 	assert_int_equal(store_agent_get(f->s, a.id, &got), 0);
 	assert_string_equal(got.hostname, "renamed");
 	assert_int_equal(got.state, AGENT_ACTIVE);
@@ -192,22 +274,73 @@ test_store_refuses_reregistering_active_agent(void **state)
 	agent_rec_free(&got);
 }
 
+/* Issue 9: registering an active agent again (its EK, certificate and AK
+ * are public) changes nothing until that registration's activation: the
+ * host name stays, the node stays active, and the node's own earlier
+ * registration keeps its secret. */
 static void
-test_store_same_tpm_registering_again_stays_active_with_new_secret(
-    void **state)
+test_store_reregistration_changes_nothing_until_activated(void **state)
 {
 	struct fx *f = *state;
-	struct agent_rec a, got;
+	struct agent_rec a, x, got;
+	struct agent_activation act;
 
 	mkagent(&a, 'a');
-	assert_int_equal(store_agent_register(f->s, &a), 0);
-	assert_int_equal(store_agent_activate(f->s, a.id), 0);
+	assert_int_equal(store_agent_register(f->s, &a, NULL), 0);
+	assert_int_equal(activate(f->s, &a, NULL), 0);
+	/* The node registers again (its state was lost)... */
 	a.secret_hash[0] ^= 0xff;
-	assert_int_equal(store_agent_register(f->s, &a), 0);
+	assert_int_equal(store_agent_register(f->s, &a, NULL), 0);
+	/* ...and an outsider replays it with its own host name. */
+	x = a;
+	snprintf(x.hostname, sizeof(x.hostname), "squatted");
+	x.secret_hash[1] ^= 0xff;
+	assert_int_equal(store_agent_register(f->s, &x, NULL), 0);
 	assert_int_equal(store_agent_get(f->s, a.id, &got), 0);
 	assert_int_equal(got.state, AGENT_ACTIVE);
-	assert_int_equal(got.secret_hash[0], a.secret_hash[0]);
+	assert_string_equal(got.hostname, "node-a");
 	agent_rec_free(&got);
+	/* The node's own activation still works. */
+	assert_int_equal(activate(f->s, &a, &act), 0);
+	assert_int_equal(act.reenrolled, 0);
+	assert_int_equal(store_agent_get(f->s, a.id, &got), 0);
+	assert_int_equal(got.state, AGENT_ACTIVE);
+	assert_string_equal(got.hostname, "node-a");
+	assert_memory_equal(got.secret_hash, a.secret_hash, SHA256_LEN);
+	agent_rec_free(&got);
+	/* ...and drops the outsider's waiting registration with it. */
+	assert_int_equal(activate(f->s, &x, NULL), VIGIL_EDENIED);
+}
+
+/* A registration never replaces another's secret; an agent has at most
+ * STORE_ACTIVATIONS_MAX waiting, then registrations are refused with the
+ * time until the oldest expires. */
+static void
+test_store_waiting_registrations_are_bounded(void **state)
+{
+	struct fx *f = *state;
+	struct agent_rec a;
+	int64_t retry = 0;
+	int i;
+
+	mkagent(&a, 'a');
+	for (i = 0; i < STORE_ACTIVATIONS_MAX; i++) {
+		a.secret_hash[0] = (uint8_t)i;
+		assert_int_equal(store_agent_register(f->s, &a, &retry), 0);
+	}
+	a.secret_hash[0] = 0xee;
+	assert_int_equal(store_agent_register(f->s, &a, &retry),
+	    VIGIL_ETOOBIG);
+	assert_true(retry > 0 && retry <= STORE_ACTIVATION_TTL_S + 1);
+	/* The first one is still good. */
+	a.secret_hash[0] = 0;
+	assert_int_equal(activate(f->s, &a, NULL), 0);
+	/* Expired ones are not. */
+	a.secret_hash[0] = 0x55;
+	assert_int_equal(store_agent_register(f->s, &a, NULL), 0);
+	assert_int_equal(exec(f, "UPDATE agent_activations SET created_at = "
+	    "created_at - 901"), 0);
+	assert_int_equal(activate(f->s, &a, NULL), VIGIL_EDENIED);
 }
 
 static void
@@ -215,11 +348,16 @@ test_store_approved_reenrol_replaces_keys_once(void **state)
 {
 	struct fx *f = *state;
 	struct agent_rec a, got;
+	struct agent_activation act;
+	struct appraisal none = { "none", "{}", "[\"re-enrolled\"]", 200 };
+	struct appraisal good = { "affirming", "{}", "[]", 100 };
+	struct appraisal_row row;
 	uint8_t ak2[] = { 0, 3, 7, 7, 7 };
 
 	mkagent(&a, 'a');
-	assert_int_equal(store_agent_register(f->s, &a), 0);
-	assert_int_equal(store_agent_activate(f->s, a.id), 0);
+	assert_int_equal(store_agent_register(f->s, &a, NULL), 0);
+	assert_int_equal(activate(f->s, &a, NULL), 0);
+	assert_int_equal(store_appraisal_add(f->s, a.id, &good), 0);
 	assert_int_equal(store_agent_approve_reenrol(f->s, a.id), 0);
 	assert_int_equal(store_agent_get(f->s, a.id, &got), 0);
 	assert_int_equal(got.reenrol_approved, 1);
@@ -228,23 +366,74 @@ test_store_approved_reenrol_replaces_keys_once(void **state)
 	a.ak_pub = ak2;
 	a.ak_pub_len = sizeof(ak2);
 	a.ak_name[2] = 'X';
-	assert_int_equal(store_agent_register(f->s, &a), 0);
+	a.secret_hash[0] ^= 1;
+	assert_int_equal(store_agent_register(f->s, &a, NULL), 0);
+	/* Until the activation, the node is what it was. */
+	assert_int_equal(store_agent_get(f->s, a.id, &got), 0);
+	assert_int_equal(got.reenrol_approved, 1);
+	assert_int_equal(got.state, AGENT_ACTIVE);
+	assert_int_equal(got.ak_pub_len, sizeof(ak));
+	agent_rec_free(&got);
+	assert_int_equal(store_agent_activate(f->s, a.id, a.secret_hash,
+	    &none, &act), 0);
+	assert_int_equal(act.reenrolled, 1);
 	assert_int_equal(store_agent_get(f->s, a.id, &got), 0);
 	assert_int_equal(got.reenrol_approved, 0);
-	assert_int_equal(got.state, AGENT_PENDING);
+	assert_int_equal(got.state, AGENT_ACTIVE);
 	assert_int_equal(got.ak_pub_len, sizeof(ak2));
 	assert_memory_equal(got.ak_pub, ak2, sizeof(ak2));
 	assert_int_equal(got.ak_name[2], 'X');
 	agent_rec_free(&got);
+	/* Issue 9: the re-enrolled node's status is `none`, not the last. */
+	memset(&row, 0, sizeof(row));
+	assert_int_equal(store_appraisal_latest(f->s, a.id, &row), 0);
+	assert_string_equal(row.a.status, "none");
+	assert_string_equal(row.a.reasons_json, "[\"re-enrolled\"]");
+	appraisal_row_clear(&row);
+	assert_int_equal(count(f, "SELECT count(*) FROM agents WHERE "
+	    "status = 'none'"), 1);
 
-	/* Once activated again, the approval is used up. */
-	assert_int_equal(store_agent_activate(f->s, a.id), 0);
+	/* The approval is used up. */
 	a.ak_name[2] = 'Y';
 	a.ak_pub = ak;
 	a.ak_pub_len = sizeof(ak);
-	assert_int_equal(store_agent_register(f->s, &a), VIGIL_EEXIST);
+	assert_int_equal(store_agent_register(f->s, &a, NULL), VIGIL_EEXIST);
 	assert_int_equal(store_agent_approve_reenrol(f->s, "nope"),
 	    VIGIL_ENOTFOUND);
+}
+
+/* Migration targets by name: active agents only. */
+static void
+test_store_agents_by_hostname_active_only(void **state)
+{
+	struct fx *f = *state;
+	struct agent_rec a, b, c;
+	char ids[2][65];
+	size_t n = 9;
+
+	mkagent(&a, 'a');
+	mkagent(&b, 'b');
+	mkagent(&c, 'c');
+	snprintf(b.hostname, sizeof(b.hostname), "node-a");
+	snprintf(c.hostname, sizeof(c.hostname), "node-a");
+	assert_int_equal(store_agent_register(f->s, &a, NULL), 0);
+	assert_int_equal(store_agent_register(f->s, &b, NULL), 0);
+	assert_int_equal(store_agent_register(f->s, &c, NULL), 0);
+	assert_int_equal(store_agents_by_hostname(f->s, "node-a", ids, 2, &n),
+	    0);
+	assert_int_equal(n, 0);
+	assert_int_equal(activate(f->s, &a, NULL), 0);
+	assert_int_equal(store_agents_by_hostname(f->s, "node-a", ids, 2, &n),
+	    0);
+	assert_int_equal(n, 1);
+	assert_string_equal(ids[0], a.id);
+	assert_int_equal(activate(f->s, &b, NULL), 0);
+	assert_int_equal(activate(f->s, &c, NULL), 0);
+	assert_int_equal(store_agents_by_hostname(f->s, "node-a", ids, 2, &n),
+	    0);
+	assert_int_equal(n, 2);
+	assert_string_equal(ids[0], a.id);
+	assert_string_equal(ids[1], b.id);
 }
 
 /* Commits items (no bundle, no appraisal) for agent id. */
@@ -679,7 +868,7 @@ test_store_lists_stale_nodes(void **state)
 	add_active_agent(f->s, 'b', b_id);	/* no quote at all */
 	add_active_agent(f->s, 'c', c_id);	/* already none */
 	mkagent(&pend, 'd');			/* pending: not a node yet */
-	assert_int_equal(store_agent_register(f->s, &pend), 0);
+	assert_int_equal(store_agent_register(f->s, &pend, NULL), 0);
 	c.agent_id = a_id;
 	c.qs = &qs;
 	c.appraisal = &a;
@@ -935,7 +1124,10 @@ main(void)
 		T(test_store_registers_and_activates_agent),
 		T(test_store_refuses_ak_registered_to_another_agent),
 		T(test_store_refuses_reregistering_active_agent),
-		T(test_store_same_tpm_registering_again_stays_active_with_new_secret),
+		T(test_store_reregistration_changes_nothing_until_activated),
+		T(test_store_waiting_registrations_are_bounded),
+		T(test_store_ek_key_and_cert_belong_to_one_active_agent),
+		T(test_store_agents_by_hostname_active_only),
 		T(test_store_approved_reenrol_replaces_keys_once),
 		T(test_store_duplicate_item_is_acknowledged_not_stored_twice),
 		T(test_store_same_key_other_content_is_flagged_conflict),

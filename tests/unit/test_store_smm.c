@@ -47,8 +47,8 @@ setup(void **state)
 	a.ak_name[1] = 0x0b;
 	memset(a.ak_name + 2, 'a', 32);
 	a.ak_name_len = 34;
-	assert_int_equal(store_agent_register(f->s, &a), 0);
-	assert_int_equal(store_agent_activate(f->s, a.id), 0);
+	assert_int_equal(store_agent_register(f->s, &a, NULL), 0);
+	assert_int_equal(store_agent_activate(f->s, a.id, a.secret_hash, NULL, NULL), 0);
 	memcpy(f->id, a.id, sizeof(f->id));
 	*state = f;
 	return 0;

@@ -317,6 +317,111 @@ test_ek_matches_its_own_certificate_only(void **state)
 	tt_cleanup(dir);
 }
 
+/* The EKs swtpm_setup provisions are TCG templates L-1 (RSA 2048) and
+ * H-3 (ECC P-384); the same keys in any other public area are refused,
+ * naming the field, though their key fingerprint stays the same. */
+static void
+test_ek_template_accepts_swtpm_eks_and_names_each_change(void **state)
+{
+	char dir[64], id0[65], id1[65];
+	TPM2B_PUBLIC rsa, ecc, v;
+	uint8_t fp0[SHA256_LEN], fp1[SHA256_LEN];
+	unsigned t = 0;
+	const char *why = NULL;
+
+	if (tt_setup(dir, sizeof(dir)) != 0)
+		skip();
+	assert_int_equal(tt_run(dir, "tpm2_readpublic -c 0x81010001 -f tss "
+	    "-o rsa.pub && tpm2_readpublic -c 0x81010016 -f tss -o ecc.pub"),
+	    0);
+	tt_read_public(dir, "rsa.pub", &rsa);
+	tt_read_public(dir, "ecc.pub", &ecc);
+	assert_int_equal(tpm_ek_template(&rsa, &t, &why), 0);
+	assert_int_equal(t, TPM_EK_L1);
+	assert_string_equal(tpm_ek_template_name(t), "L-1");
+	assert_int_equal(tpm_ek_template(&ecc, &t, &why), 0);
+	assert_int_equal(t, TPM_EK_H3);
+	assert_string_equal(tpm_ek_template_name(t), "H-3");
+
+	/* authPolicy changed */
+	v = rsa;
+	v.publicArea.authPolicy.buffer[0] ^= 1;
+	assert_int_equal(tpm_ek_template(&v, &t, &why), VIGIL_EVERIFY);
+	assert_int_equal(t, TPM_EK_L1);
+	assert_string_equal(why, "its authPolicy differs");
+	v = ecc;
+	v.publicArea.authPolicy.size = 0;
+	assert_int_equal(tpm_ek_template(&v, &t, &why), VIGIL_EVERIFY);
+	assert_string_equal(why, "its authPolicy differs");
+	/* attributes changed (and the high range's attributes on L-1's
+	 * policy: held against H-1, whose policy differs) */
+	v = rsa;
+	v.publicArea.objectAttributes |= TPMA_OBJECT_SIGN_ENCRYPT;
+	assert_int_equal(tpm_ek_template(&v, &t, &why), VIGIL_EVERIFY);
+	assert_string_equal(why, "its objectAttributes differ");
+	v = rsa;
+	v.publicArea.objectAttributes |= TPMA_OBJECT_USERWITHAUTH;
+	assert_int_equal(tpm_ek_template(&v, &t, &why), VIGIL_EVERIFY);
+	assert_int_equal(t, TPM_EK_H1);
+	assert_string_equal(why, "its authPolicy differs");
+	v = ecc;
+	v.publicArea.objectAttributes &= ~TPMA_OBJECT_USERWITHAUTH;
+	assert_int_equal(tpm_ek_template(&v, &t, &why), VIGIL_EVERIFY);
+	assert_string_equal(why, "its objectAttributes differ");
+	/* the RSA exponent 65537 written out instead of 0 */
+	v = rsa;
+	v.publicArea.parameters.rsaDetail.exponent = 65537;
+	assert_int_equal(tpm_ek_template(&v, &t, &why), VIGIL_EVERIFY);
+	assert_string_equal(why, "its RSA exponent is not encoded as 0 (the "
+	    "default 65537)");
+	assert_int_equal(tpm_agent_id(&rsa, id0), 0);
+	assert_int_equal(tpm_agent_id(&v, id1), 0);
+	assert_string_not_equal(id0, id1);
+	assert_int_equal(tpm_public_key_fp(&rsa, fp0), 0);
+	assert_int_equal(tpm_public_key_fp(&v, fp1), 0);
+	assert_memory_equal(fp0, fp1, SHA256_LEN);
+	/* other parameters */
+	v = ecc;
+	v.publicArea.nameAlg = TPM2_ALG_SHA256;
+	assert_int_equal(tpm_ek_template(&v, &t, &why), VIGIL_EVERIFY);
+	assert_string_equal(why, "its nameAlg differs");
+	v = ecc;
+	v.publicArea.parameters.eccDetail.symmetric.keyBits.aes = 128;
+	assert_int_equal(tpm_ek_template(&v, &t, &why), VIGIL_EVERIFY);
+	assert_string_equal(why, "its symmetric algorithm is not AES-256-CFB");
+	v = ecc;
+	v.publicArea.parameters.eccDetail.curveID = TPM2_ECC_NIST_P521;
+	assert_int_equal(tpm_ek_template(&v, &t, &why), VIGIL_EVERIFY);
+	assert_int_equal(t, 0);
+	assert_string_equal(why, "its curve is neither NIST P-256 nor NIST "
+	    "P-384");
+	v = ecc;
+	v.publicArea.unique.ecc.x.size--;
+	assert_int_equal(tpm_ek_template(&v, &t, &why), VIGIL_EVERIFY);
+	assert_string_equal(why, "its ECC point coordinates are not of the "
+	    "curve's size");
+	v = rsa;
+	v.publicArea.parameters.rsaDetail.scheme.scheme = TPM2_ALG_OAEP;
+	v.publicArea.parameters.rsaDetail.scheme.details.oaep.hashAlg =
+	    TPM2_ALG_SHA256;
+	assert_int_equal(tpm_ek_template(&v, &t, &why), VIGIL_EVERIFY);
+	assert_string_equal(why, "its RSA scheme is not NULL");
+	tt_cleanup(dir);
+}
+
+static void
+test_ek_template_names_parse(void **state)
+{
+	unsigned t = 0;
+
+	(void)state;
+	assert_int_equal(tpm_ek_template_parse("H-2", &t), 0);
+	assert_int_equal(t, TPM_EK_H2);
+	assert_string_equal(tpm_ek_template_desc(t), "ECC NIST P-256");
+	assert_int_equal(tpm_ek_template_parse("l-1", &t), VIGIL_EINVAL);
+	assert_string_equal(tpm_ek_template_name(0), "none");
+}
+
 /* The tools write the attest as a bare TPMS_ATTEST; the wire carries it
  * as TPM2B_ATTEST. */
 static void
@@ -556,6 +661,8 @@ main(void)
 		cmocka_unit_test(test_agent_id_is_sha256_of_the_tpmt_public),
 		cmocka_unit_test(test_name_equals_what_tpm2_readpublic_prints),
 		cmocka_unit_test(test_ek_matches_its_own_certificate_only),
+		cmocka_unit_test(test_ek_template_accepts_swtpm_eks_and_names_each_change),
+		cmocka_unit_test(test_ek_template_names_parse),
 		cmocka_unit_test(test_swtpm_quote_verifies_and_fails_when_altered),
 		cmocka_unit_test(test_swtpm_rsa_quotes_verify_with_their_scheme_only),
 		cmocka_unit_test(test_quote_signature_with_another_scheme_is_refused),

@@ -101,6 +101,34 @@ test_verifier_config_refuses_unknown_keys_and_bad_values(void **state)
 	assert_int_not_equal(load_text("[events]\nheartbeat_s = x\n"), 0);
 }
 
+/* [attestation] ek_kinds: one (the default, and the example's value) or
+ * each; anything else stops the verifier. */
+static void
+test_verifier_config_ek_kinds(void **state)
+{
+	char path[] = "/tmp/vigil-vconf.XXXXXX";
+	struct vconfig c;
+	FILE *f;
+	int fd;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(c.ek_kinds, EK_KINDS_ONE);
+	assert_int_equal(config_load("deploy/examples/verifier.conf", &c), 0);
+	assert_int_equal(c.ek_kinds, EK_KINDS_ONE);
+	assert_true((fd = mkstemp(path)) >= 0);
+	assert_non_null(f = fdopen(fd, "w"));
+	fputs("[attestation]\nek_kinds = each\n", f);
+	fclose(f);
+	assert_int_equal(config_load(path, &c), 0);
+	unlink(path);
+	assert_int_equal(c.ek_kinds, EK_KINDS_EACH);
+	assert_int_equal(load_text("[attestation]\nek_kinds = both\n"),
+	    VIGIL_ECONFIG);
+	assert_int_equal(load_text("[attestation]\nek_kinds = ONE\n"),
+	    VIGIL_ECONFIG);
+}
+
 int
 main(void)
 {
@@ -109,6 +137,7 @@ main(void)
 		cmocka_unit_test(test_verifier_config_reads_quotas_and_size_limits),
 		cmocka_unit_test(
 		    test_verifier_config_refuses_unknown_keys_and_bad_values),
+		cmocka_unit_test(test_verifier_config_ek_kinds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
