@@ -282,8 +282,9 @@ make_agent(void)
 	memset(a.ak_name, 0xa1, 34);
 	a.ak_name_len = 34;
 	a.created_at = 1;
-	assert_int_equal(store_agent_register(g.vc.store, &a), 0);
-	assert_int_equal(store_agent_activate(g.vc.store, NODE), 0);
+	assert_int_equal(store_agent_register(g.vc.store, &a, NULL), 0);
+	assert_int_equal(store_agent_activate(g.vc.store, NODE, a.secret_hash,
+	    NULL, NULL), 0);
 }
 
 static void
