@@ -29,6 +29,7 @@ config_defaults(struct vconfig *c)
 	c->stale_intervals = 3;
 	c->nonce_ttl_ms = 60000;
 	c->learn_refvals = 0;
+	c->smm_image_tofu = 0;
 	c->replay_workers = 2;
 	c->replay_timeout_s = 600;
 	c->allow_weak_sandbox = 0;
@@ -169,6 +170,8 @@ config_set(struct vconfig *c, const char *sec, const char *key,
 		e = config_str(v, c->platform_ca, sizeof(c->platform_ca));
 	else if (IS("attestation", "learn_reference_values"))
 		e = config_bool(v, &c->learn_refvals);
+	else if (IS("attestation", "smm_image_tofu"))
+		e = config_bool(v, &c->smm_image_tofu);
 	else if (IS("ca", "cert"))
 		e = config_str(v, c->ca_cert, sizeof(c->ca_cert));
 	else if (IS("ca", "key"))

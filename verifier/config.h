@@ -37,6 +37,9 @@ struct vconfig {
 	char tpm_ca[CONFIG_MAX_TPM_CA][PATH_MAX];
 	size_t n_tpm_ca;
 	int learn_refvals;
+	int smm_image_tofu;		/* no smm_images listed: pin the
+					 * vigil-smmd image first seen (default
+					 * no: contraindicated) */
 	char platform_ca[PATH_MAX];	/* platform vendor CAs (PEM), for VM
 					 * attestation (docs/pse.md); "": none */
 	/* [ca] */
