@@ -67,6 +67,7 @@ stale_intervals = 3
 nonce_ttl_ms = 60000
 tpm_ca = $work/ca.pem
 learn_reference_values = yes
+smm_image_tofu = yes
 [log]
 level = error
 CONF
@@ -153,6 +154,7 @@ stale_intervals = 3
 nonce_ttl_ms = 60000
 tpm_ca = $rb/ca.pem
 learn_reference_values = yes
+smm_image_tofu = yes
 [log]
 level = error
 CONF

@@ -194,6 +194,7 @@ nonce_ttl_ms = 60000
 tpm_ca = $ca/issuercert.pem, $ca/swtpm-localca-rootca-cert.pem
 $([ -f "$dir/pki/platform-ca.pem" ] && echo "platform_ca = $dir/pki/platform-ca.pem")
 learn_reference_values = yes
+smm_image_tofu = yes
 [ca]
 cert = $dir/pki/agent-ca.pem
 key = $dir/pki/agent-ca.key
@@ -728,6 +729,7 @@ dc_start() {
 		$say "Starting verifier on $(dc_url "$dir") (HTTPS; agents by mutual TLS; interval ${interval} ms)..."
 	fi
 	$say "  note: learn_reference_values = yes: the first node's quoted values become every node's reference (demo only)"
+	$say "  note: smm_image_tofu = yes: each node's vigil-smmd image is trusted on first use, no smm_images listed (demo only)"
 	dc_verifier_start "$dir" || { dc_stop "$dir"; return 1; }
 
 	umask_old=$(umask)

@@ -170,6 +170,34 @@ smm_pages_str(const struct smmlog_entry *x, char *out, size_t cap)
 	}
 }
 
+/* The image digest against the reference values: listed, or (none
+ * listed) trusted on first use where the operator opted in. */
+static int
+smm_check_image(const struct appraise_smm_in *in, struct ear *e)
+{
+	char hex[2 * SMMLOG_HASH_LEN + 1];
+	size_t i;
+
+	for (i = 0; i < in->n_images; i++)
+		if (memcmp(in->images[i], in->boot->image, SMMLOG_HASH_LEN) ==
+		    0)
+			return 0;
+	if (in->n_images == 0 && in->image_tofu)
+		return 0;
+	hex_encode(in->boot->image, SMMLOG_HASH_LEN, hex);
+	if (in->n_images > 0)
+		ear_reason(e, "SMM service image digest %s in PCR 2 is not "
+		    "among the reference values (smm_images)", hex);
+	else
+		ear_reason(e, "SMM service image digest %s in PCR 2 cannot "
+		    "be appraised: the reference values list no smm_images "
+		    "and trust on first use is off ([attestation] "
+		    "smm_image_tofu)", hex);
+	ear_claim(&e->executables, AR_CONTRA);
+	smm_contra(e);
+	return VIGIL_EVERIFY;
+}
+
 /* The pins: first seen, pinned; the same, fine; a change, reported. */
 static int
 smm_check_pins(const struct appraise_smm_in *in, struct ear *e,
@@ -179,6 +207,8 @@ smm_check_pins(const struct appraise_smm_in *in, struct ear *e,
 	struct smm_pins *n = &out->next;
 	const char *what = NULL;
 
+	if (smm_check_image(in, e) != 0)
+		return VIGIL_EVERIFY;
 	if (!n->have) {
 		memcpy(n->image, b->image, sizeof(n->image));
 		memcpy(n->log_pub, b->log_pub, b->log_pub_len);
@@ -187,7 +217,9 @@ smm_check_pins(const struct appraise_smm_in *in, struct ear *e,
 		n->wrap_pub_len = b->wrap_pub_len;
 		n->have = 1;
 		out->changed = 1;
-		ear_reason(e, "SMM service image and keys pinned on first use");
+		ear_reason(e, "SMM service image and keys pinned on first use"
+		    "%s", in->n_images > 0 ? " (image among smm_images)" :
+		    " (image trusted on first use: smm_image_tofu)");
 		return 0;
 	}
 	if (memcmp(n->image, b->image, sizeof(n->image)) != 0)
@@ -231,6 +263,76 @@ smm_resent(const struct appraise_smm_in *in, size_t i, struct ear *e)
 	return VIGIL_EVERIFY;
 }
 
+/* The slot of (target, region) in n's taints, or NULL. */
+static struct smm_taint *
+smm_taint_find(struct smm_pins *n, const char *target, const char *region)
+{
+	size_t i;
+
+	for (i = 0; i < n->n_taints; i++)
+		if (strcmp(n->taints[i].target, target) == 0 &&
+		    strcmp(n->taints[i].region, region) == 0)
+			return &n->taints[i];
+	return NULL;
+}
+
+/* Taints (target, region) with reason (replacing that region's older
+ * reason; other regions keep theirs). With every slot taken by other
+ * regions the reason goes to the overflow, which stands: the verifier
+ * could not see that region match again. */
+static void
+smm_taint_set(struct smm_pins *n, const char *target, const char *region,
+    const char *reason)
+{
+	struct smm_taint *t = smm_taint_find(n, target, region);
+
+	if (t == NULL && n->n_taints == SMM_MAX_TAINTS) {
+		snprintf(n->overflow, sizeof(n->overflow), "more than %u "
+		    "hypervisor regions tainted at once (stands until "
+		    "re-enrolment); the last: %s", SMM_MAX_TAINTS, reason);
+		return;
+	}
+	if (t == NULL) {
+		t = &n->taints[n->n_taints++];
+		memset(t, 0, sizeof(*t));
+		snprintf(t->target, sizeof(t->target), "%s", target);
+		snprintf(t->region, sizeof(t->region), "%s", region);
+	}
+	snprintf(t->reason, sizeof(t->reason), "%s", reason);
+}
+
+/* (target, region) matched: its own taint, if any, is lifted. */
+static void
+smm_taint_clear(struct smm_pins *n, const char *target, const char *region)
+{
+	struct smm_taint *t = smm_taint_find(n, target, region);
+	size_t i;
+
+	if (t == NULL)
+		return;
+	i = (size_t)(t - n->taints);
+	memmove(t, t + 1, (n->n_taints - i - 1) * sizeof(*t));
+	n->n_taints--;
+	memset(&n->taints[n->n_taints], 0, sizeof(*t));
+}
+
+/* 1 when a and b hold the same taints. */
+static int
+smm_taints_equal(const struct smm_pins *a, const struct smm_pins *b)
+{
+	size_t i;
+
+	if (a->n_taints != b->n_taints ||
+	    strcmp(a->overflow, b->overflow) != 0)
+		return 0;
+	for (i = 0; i < a->n_taints; i++)
+		if (strcmp(a->taints[i].target, b->taints[i].target) != 0 ||
+		    strcmp(a->taints[i].region, b->taints[i].region) != 0 ||
+		    strcmp(a->taints[i].reason, b->taints[i].reason) != 0)
+			return 0;
+	return 1;
+}
+
 /* One accepted MEASURE entry: its verdict and root. */
 static void
 smm_measure(const struct appraise_smm_in *in, const struct smmlog_entry *x,
@@ -238,38 +340,34 @@ smm_measure(const struct appraise_smm_in *in, const struct smmlog_entry *x,
 {
 	const struct refs_region *rr = NULL;
 	char target[SMMLOG_MAX_NAME + 1], region[SMMLOG_MAX_REGION + 1];
-	char key[sizeof(n->taint_key)], pages[121], root[17];
+	char why[SMM_TAINT_LEN], pages[121], root[17];
 	int refd;
 
 	snprintf(target, sizeof(target), "%.*s", (int)x->u.m.target_len,
 	    x->u.m.target);
 	snprintf(region, sizeof(region), "%.*s", (int)x->u.m.region_len,
 	    x->u.m.region);
-	snprintf(key, sizeof(key), "%s\t%s", target, region);
 	smm_hex_short(x->u.m.root, root);
 	refd = in->refs != NULL && refs_lookup(in->refs, target, region,
 	    &rr) == 0;
 	switch (x->u.m.verdict) {
 	case SMMLOG_VERDICT_MATCH:
 		if (refd && !refs_match(rr, x->u.m.root)) {
-			snprintf(n->taint, sizeof(n->taint), "SMM entry %llu: "
+			snprintf(why, sizeof(why), "SMM entry %llu: "
 			    "hypervisor %.32s region %.200s root %s... matches "
 			    "no reference value of the verifier",
 			    (unsigned long long)x->seq, target, region, root);
-			snprintf(n->taint_key, sizeof(n->taint_key), "%s",
-			    key);
-		} else if (strcmp(n->taint_key, key) == 0) {
-			n->taint[0] = '\0';
-			n->taint_key[0] = '\0';
-		}
+			smm_taint_set(n, target, region, why);
+		} else
+			smm_taint_clear(n, target, region);
 		break;
 	case SMMLOG_VERDICT_MISMATCH:
 		smm_pages_str(x, pages, sizeof(pages));
-		snprintf(n->taint, sizeof(n->taint), "SMM entry %llu: page(s) "
+		snprintf(why, sizeof(why), "SMM entry %llu: page(s) "
 		    "%.120s changed in hypervisor %.32s region %.200s (root "
 		    "%s...)", (unsigned long long)x->seq,
 		    x->u.m.n_pages ? pages : "?", target, region, root);
-		snprintf(n->taint_key, sizeof(n->taint_key), "%s", key);
+		smm_taint_set(n, target, region, why);
 		break;
 	case SMMLOG_VERDICT_NO_REFERENCE:
 		ear_reason(e, "SMM entry %llu: no reference for hypervisor "
@@ -427,6 +525,7 @@ appraise_smm(const struct appraise_smm_in *in, struct ear *e,
     struct appraise_smm_out *out)
 {
 	const struct smm_pins *p = in->prev;
+	size_t i;
 	int held;
 
 	memset(out, 0, sizeof(*out));
@@ -451,11 +550,15 @@ appraise_smm(const struct appraise_smm_in *in, struct ear *e,
 		return held;
 	if (held == 0)
 		smm_entries(in, e, out);
-	if (out->next.taint[0] != '\0') {
-		ear_reason(e, "%s", out->next.taint);
+	for (i = 0; i < out->next.n_taints; i++) {
+		ear_reason(e, "%s", out->next.taints[i].reason);
 		smm_contra(e);
 	}
-	if (p == NULL || strcmp(p->taint, out->next.taint) != 0)
+	if (out->next.overflow[0] != '\0') {
+		ear_reason(e, "%s", out->next.overflow);
+		smm_contra(e);
+	}
+	if (p == NULL || !smm_taints_equal(p, &out->next))
 		out->changed = 1;
 	if (held == 0)
 		ear_claim(&e->runtime_opaque, AR_AFFIRMING);

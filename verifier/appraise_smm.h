@@ -9,7 +9,9 @@
  *    once, in order, before the separator, each digest SHA-256 of its data
  *    (recomputed here). Their data (image digest, log-signing and
  *    key-wrapping public keys) is what the verifier pins per node.
- *  - appraise_smm: the pins (first seen: pinned; a change: reported and
+ *  - appraise_smm: the image digest against the reference values
+ *    (smm_images; trust on first use only where the operator opted in),
+ *    the pins (first seen: pinned; a change: reported and
  *    contraindicated), the signed head with the pinned log-signing key over
  *    this push's nonce (an old head replayed or a head by another key fails),
  *    the entries continuing the chain accepted before (an altered, removed
@@ -30,6 +32,7 @@
 
 #define SMM_MAX_PUB	512u	/* a DER SubjectPublicKeyInfo (P-256: 91) */
 #define SMM_TAINT_LEN	512u
+#define SMM_MAX_TAINTS	64u	/* regions tracked as tainted at once */
 
 /* PCR 2's SMM events of one boot. */
 struct smm_boot {
@@ -50,6 +53,13 @@ struct smm_boot {
 int appraise_smm_events(const struct evlog *log, struct smm_boot *out,
     char *why, size_t whylen);
 
+/* One hypervisor region whose last measurement did not match. */
+struct smm_taint {
+	char target[SMMLOG_MAX_NAME + 1];
+	char region[SMMLOG_MAX_REGION + 1];
+	char reason[SMM_TAINT_LEN];
+};
+
 /* What the verifier accepted of a node's SMM evidence so far. */
 struct smm_pins {
 	int have;			/* 0: nothing pinned yet */
@@ -61,10 +71,15 @@ struct smm_pins {
 	uint64_t seq;			/* last accepted entry (0: none) */
 	uint8_t head[SMMLOG_HASH_LEN];	/* chain head at seq */
 	uint64_t gaps;			/* gaps and chain failures seen */
-	/* The last measurement of a region that did not match, until a
-	 * later measurement of the same region matches again. */
-	char taint_key[SMMLOG_MAX_NAME + SMMLOG_MAX_REGION + 2];
-	char taint[SMM_TAINT_LEN];	/* "" when none */
+	/* Per (target, region): the last measurement of that region that
+	 * did not match, until a later measurement of the same region
+	 * matches again (a match elsewhere clears nothing). In the order
+	 * they were first tainted. */
+	size_t n_taints;
+	struct smm_taint taints[SMM_MAX_TAINTS];
+	/* A region tainted while SMM_MAX_TAINTS others are: its reason
+	 * stands until re-enrolment drops the pins ("" when none). */
+	char overflow[SMM_TAINT_LEN];
 };
 
 /* An entry the verifier accepted before (to tell a resent entry from a
@@ -90,6 +105,13 @@ struct appraise_smm_in {
 	const struct refs *refs;	/* NULL: no reference set */
 	const uint8_t (*issued)[SMMLOG_HASH_LEN];	/* sets we signed */
 	size_t n_issued;
+	/* The reference document's "smm_images" (refvals_smm_images):
+	 * accepted vigil-smmd image digests. With none listed the image is
+	 * accepted (and pinned) only when image_tofu is set ([attestation]
+	 * smm_image_tofu); otherwise it contraindicates. */
+	const uint8_t (*images)[SMMLOG_HASH_LEN];
+	size_t n_images;
+	int image_tofu;
 };
 
 struct appraise_smm_out {

@@ -37,6 +37,7 @@ config_defaults(struct vconfig *c)
 	c->nonce_ttl_ms = 60000;
 	c->learn_refvals = 0;
 	c->ek_kinds = EK_KINDS_ONE;
+	c->smm_image_tofu = 0;
 	c->replay_workers = 2;
 	c->replay_timeout_s = 600;
 	c->allow_weak_sandbox = 0;
@@ -209,6 +210,8 @@ config_set(struct vconfig *c, const char *sec, const char *key,
 		else
 			e = VIGIL_EINVAL;
 	}
+	else if (IS("attestation", "smm_image_tofu"))
+		e = config_bool(v, &c->smm_image_tofu);
 	else if (IS("ca", "cert"))
 		e = config_str(v, c->ca_cert, sizeof(c->ca_cert));
 	else if (IS("ca", "key"))

@@ -53,6 +53,9 @@ struct vconfig {
 	size_t n_tpm_ca;
 	int learn_refvals;
 	enum ek_kinds_policy ek_kinds;
+	int smm_image_tofu;		/* no smm_images listed: pin the
+					 * vigil-smmd image first seen (default
+					 * no: contraindicated) */
 	char platform_ca[PATH_MAX];	/* platform vendor CAs (PEM), for VM
 					 * attestation (docs/pse.md); "": none */
 	/* [ca] */

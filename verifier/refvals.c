@@ -26,6 +26,9 @@ struct refvals {
 	/* "pse_images": accepted vigil-psed image digests */
 	uint8_t (*pse_images)[SHA256_LEN];
 	size_t n_pse_images;
+	/* "smm_images": accepted vigil-smmd image digests */
+	uint8_t (*smm_images)[SHA256_LEN];
+	size_t n_smm_images;
 };
 
 static void
@@ -49,6 +52,7 @@ refvals_free(struct refvals *r)
 		refvals_pcrs_free(&r->nodes[i].p);
 	free(r->nodes);
 	free(r->pse_images);
+	free(r->smm_images);
 	json_decref(r->doc);
 	free(r);
 }
@@ -168,39 +172,38 @@ refvals_parse_nodes(json_t *obj, struct refvals *r, char *why, size_t whylen)
 	return 0;
 }
 
-/* "pse_images": accepted digests of the vigil-psed image (PCR 3). */
+/* "pse_images" / "smm_images": accepted digests of the vigil-psed image
+ * (PCR 3) or the vigil-smmd image (PCR 2). name is the key, for why. */
 static int
-refvals_parse_pse_images(json_t *arr, struct refvals *r, char *why,
-    size_t whylen)
+refvals_parse_images(json_t *arr, const char *name,
+    uint8_t (**out)[SHA256_LEN], size_t *n, char *why, size_t whylen)
 {
 	json_t *s;
 	size_t i;
 
 	if (!json_is_array(arr)) {
-		snprintf(why, whylen, "pse_images: not an array");
+		snprintf(why, whylen, "%s: not an array", name);
 		return VIGIL_EINVAL;
 	}
 	if (json_array_size(arr) > REFVALS_MAX_VALUES) {
-		snprintf(why, whylen, "pse_images: more than %d values",
+		snprintf(why, whylen, "%s: more than %d values", name,
 		    REFVALS_MAX_VALUES);
 		return VIGIL_EINVAL;
 	}
 	if (json_array_size(arr) == 0)
 		return 0;
-	if ((r->pse_images = calloc(json_array_size(arr), SHA256_LEN)) ==
-	    NULL)
+	if ((*out = calloc(json_array_size(arr), SHA256_LEN)) == NULL)
 		return VIGIL_ENOMEM;
 	json_array_foreach(arr, i, s) {
 		if (!json_is_string(s) ||
 		    !valid_lowerhex(json_string_value(s), 64)) {
-			snprintf(why, whylen, "pse_images[%zu]: not 64 "
-			    "lowercase hex digits", i);
+			snprintf(why, whylen, "%s[%zu]: not 64 lowercase hex "
+			    "digits", name, i);
 			return VIGIL_EINVAL;
 		}
-		hex_decode(json_string_value(s), r->pse_images[i],
-		    SHA256_LEN);
+		hex_decode(json_string_value(s), (*out)[i], SHA256_LEN);
 	}
-	r->n_pse_images = json_array_size(arr);
+	*n = json_array_size(arr);
 	return 0;
 }
 
@@ -214,6 +217,18 @@ refvals_pse_images(const struct refvals *r,
 		return;
 	*vals = (const uint8_t (*)[SHA256_LEN])r->pse_images;
 	*n = r->n_pse_images;
+}
+
+void
+refvals_smm_images(const struct refvals *r,
+    const uint8_t (**vals)[SHA256_LEN], size_t *n)
+{
+	*vals = NULL;
+	*n = 0;
+	if (r == NULL || r->n_smm_images == 0)
+		return;
+	*vals = (const uint8_t (*)[SHA256_LEN])r->smm_images;
+	*n = r->n_smm_images;
 }
 
 int
@@ -251,7 +266,8 @@ refvals_parse(const char *json, size_t len, struct refvals **out,
 	}
 	json_object_foreach(r->doc, k, v) {
 		if (strcmp(k, "pcrs") != 0 && strcmp(k, "nodes") != 0 &&
-		    strcmp(k, "pse_images") != 0) {
+		    strcmp(k, "pse_images") != 0 &&
+		    strcmp(k, "smm_images") != 0) {
 			snprintf(why, whylen, "\"%.40s\": unknown key", k);
 			goto out;
 		}
@@ -263,7 +279,12 @@ refvals_parse(const char *json, size_t len, struct refvals **out,
 	    (e = refvals_parse_nodes(v, r, why, whylen)) != 0)
 		goto out;
 	if ((v = json_object_get(r->doc, "pse_images")) != NULL &&
-	    (e = refvals_parse_pse_images(v, r, why, whylen)) != 0)
+	    (e = refvals_parse_images(v, "pse_images", &r->pse_images,
+	    &r->n_pse_images, why, whylen)) != 0)
+		goto out;
+	if ((v = json_object_get(r->doc, "smm_images")) != NULL &&
+	    (e = refvals_parse_images(v, "smm_images", &r->smm_images,
+	    &r->n_smm_images, why, whylen)) != 0)
 		goto out;
 	*out = r;
 	r = NULL;

@@ -1,7 +1,8 @@
 /* Reference values: a versioned JSON document (docs/interfaces.md)
  *   {"pcrs": {"0": ["<64 hex>", ...], ...},
  *    "nodes": {"<agent id>": {"pcrs": {"5": ["..."]}}},
- *    "pse_images": ["<64 hex>", ...]}
+ *    "pse_images": ["<64 hex>", ...],
+ *    "smm_images": ["<64 hex>", ...]}
  * Each PCR may list several accepted values; a node's own entry for a PCR
  * wins over the global one. Parsing is strict: unknown keys, bad hex,
  * PCR numbers out of range and wrong types are rejected naming the field. */
@@ -32,6 +33,11 @@ void refvals_for(const struct refvals *r, const char *agent_id,
  * VIGIL_TAG_PSE_IMAGE event; appraise_pse.h); *n = 0 when none are listed.
  * Pointers into r. */
 void refvals_pse_images(const struct refvals *r,
+    const uint8_t (**vals)[SHA256_LEN], size_t *n);
+/* The accepted vigil-smmd image digests ("smm_images", PCR 2's
+ * VIGIL_TAG_SMM_IMAGE event; appraise_smm.h); *n = 0 when none are listed.
+ * Pointers into r. */
+void refvals_smm_images(const struct refvals *r,
     const uint8_t (**vals)[SHA256_LEN], size_t *n);
 /* A new document: r (or an empty one when NULL) whose fleet-wide "pcrs"
  * gain the values of the PCRs in mask (learn on first use: the first node's

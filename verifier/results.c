@@ -9,6 +9,7 @@
 #include "err.h"
 #include "log.h"
 #include "ear.h"
+#include "node_status.h"
 #include "results.h"
 #include "store.h"
 #include "store_comp.h"
@@ -81,7 +82,8 @@ results_stop(void)
 }
 
 int
-results_submod(const char *status, const char *vector_json, json_t **out)
+results_submod(const char *status, const char *vector_json,
+    int64_t appraised_at, json_t **out)
 {
 	json_t *v;
 
@@ -92,10 +94,30 @@ results_submod(const char *status, const char *vector_json, json_t **out)
 		log_err("results: stored vector is not a JSON object");
 		return VIGIL_EINVAL;
 	}
-	if ((*out = json_pack("{s:s, s:o}", "ear.status", status,
-	    "ear.trustworthiness-vector", v)) == NULL)
+	if ((*out = json_pack("{s:s, s:o, s:I}", "ear.status", status,
+	    "ear.trustworthiness-vector", v, RESULTS_APPRAISED_AT,
+	    (json_int_t)appraised_at)) == NULL)
 		return VIGIL_ENOMEM;
 	return 0;
+}
+
+/* The oldest RESULTS_APPRAISED_AT of the submodules (0 when none has
+ * one): a result is only as recent as the oldest appraisal it rests on. */
+static int64_t
+results_oldest(const json_t *submods)
+{
+	const char *k;
+	json_t *m;
+	int64_t t, oldest = 0;
+
+	json_object_foreach((json_t *)submods, k, m) {
+		(void)k;
+		t = (int64_t)json_integer_value(json_object_get(m,
+		    RESULTS_APPRAISED_AT));
+		if (t > 0 && (oldest == 0 || t < oldest))
+			oldest = t;
+	}
+	return oldest;
 }
 
 int
@@ -119,6 +141,11 @@ results_claims(const char *kind, const char *id, json_t *submods,
 	    "submods", submods);
 	if (c == NULL)
 		return VIGIL_ENOMEM;
+	if (json_object_set_new(c, RESULTS_APPRAISED_AT, json_integer(
+	    (json_int_t)results_oldest(submods))) != 0) {
+		json_decref(c);
+		return VIGIL_ENOMEM;
+	}
 	if (nonce != NULL &&
 	    json_object_set_new(c, "eat_nonce", json_string(nonce)) != 0) {
 		json_decref(c);
@@ -134,6 +161,7 @@ results_node(struct http_req *req, const struct api_who *w, const char *id,
     json_t *submods)
 {
 	struct appraisal_row row;
+	struct node_status ns;
 	json_t *m = NULL;
 	int e;
 
@@ -145,28 +173,50 @@ results_node(struct http_req *req, const struct api_who *w, const char *id,
 	memset(&row, 0, sizeof(row));
 	if ((e = store_appraisal_latest(req->vc->store, id, &row)) != 0)
 		return e;
-	if ((e = results_submod(row.a.status, row.a.vector_json, &m)) == 0 &&
-	    json_object_set_new(submods, "tpm", m) != 0)
+	/* The status now (a stale node is `none`), as the API shows it. */
+	if ((e = node_status_now(req->vc->store, req->vc->cfg, id,
+	    (int64_t)time(NULL), &ns)) == 0 &&
+	    (e = results_submod(ns.status, row.a.vector_json, row.last_at,
+	    &m)) == 0 && json_object_set_new(submods, "tpm", m) != 0)
 		e = VIGIL_ENOMEM;
 	appraisal_row_clear(&row);
 	return e;
 }
 
-/* The verdict of a computation's evidence chain as a submodule. */
+/* The verdict of a computation's evidence chain as a submodule, with the
+ * time of its latest checkpoint appraisal (its creation before any). The
+ * verdict is final once decided (each checkpoint was checked against the
+ * node's fresh affirming quotes around it), so the node's later status
+ * does not change it. */
 static int
-results_comp_chain(const struct comp_rec *c, json_t **out)
+results_comp_chain(struct store *s, const struct comp_rec *c, json_t **out)
 {
+	struct ckpt_row *rows = NULL;
+	int64_t at = c->created_at;
+	size_t n = 0, i;
+	int e;
+
+	*out = NULL;
+	if ((e = store_ckpt_list(s, c->id, &rows, &n)) != 0)
+		return e;
+	for (i = 0; i < n; i++)
+		if (rows[i].at > at)
+			at = rows[i].at;
+	free(rows);
 	if (strcmp(c->status, "complete") == 0)
-		*out = json_pack("{s:s, s:{s:i, s:i}}", "ear.status",
+		*out = json_pack("{s:s, s:{s:i, s:i}, s:I}", "ear.status",
 		    "affirming", "ear.trustworthiness-vector",
-		    "instance-identity", 2, "executables", 2);
+		    "instance-identity", 2, "executables", 2,
+		    RESULTS_APPRAISED_AT, (json_int_t)at);
 	else if (strcmp(c->status, "invalid") == 0)
-		*out = json_pack("{s:s, s:{s:i, s:i}}", "ear.status",
+		*out = json_pack("{s:s, s:{s:i, s:i}, s:I}", "ear.status",
 		    "contraindicated", "ear.trustworthiness-vector",
-		    "instance-identity", 2, "executables", 96);
+		    "instance-identity", 2, "executables", 96,
+		    RESULTS_APPRAISED_AT, (json_int_t)at);
 	else
-		*out = json_pack("{s:s, s:{}}", "ear.status", "none",
-		    "ear.trustworthiness-vector");
+		*out = json_pack("{s:s, s:{}, s:I}", "ear.status", "none",
+		    "ear.trustworthiness-vector", RESULTS_APPRAISED_AT,
+		    (json_int_t)at);
 	return *out != NULL ? 0 : VIGIL_ENOMEM;
 }
 
@@ -191,7 +241,7 @@ results_computation(struct http_req *req, const struct api_who *w,
 		e = VIGIL_ENOTFOUND;
 		goto out;
 	}
-	if ((e = results_comp_chain(&c, &m)) != 0)
+	if ((e = results_comp_chain(req->vc->store, &c, &m)) != 0)
 		goto out;
 	if (json_object_set_new(submods, "checkpoints", m) != 0) {
 		e = VIGIL_ENOMEM;
@@ -206,12 +256,14 @@ results_computation(struct http_req *req, const struct api_who *w,
 		goto out;
 	m = NULL;
 	if (strcmp(rp.status, "match") == 0)
-		m = json_pack("{s:s, s:{s:i}}", "ear.status", "affirming",
-		    "ear.trustworthiness-vector", "executables", 2);
+		m = json_pack("{s:s, s:{s:i}, s:I}", "ear.status", "affirming",
+		    "ear.trustworthiness-vector", "executables", 2,
+		    RESULTS_APPRAISED_AT, (json_int_t)rp.finished_at);
 	else if (strcmp(rp.status, "diverged") == 0)
-		m = json_pack("{s:s, s:{s:i}}", "ear.status",
+		m = json_pack("{s:s, s:{s:i}, s:I}", "ear.status",
 		    "contraindicated", "ear.trustworthiness-vector",
-		    "executables", 96);
+		    "executables", 96, RESULTS_APPRAISED_AT,
+		    (json_int_t)rp.finished_at);
 	else
 		goto out;	/* queued, running, error: no verdict */
 	if (m == NULL || json_object_set_new(submods, "replay", m) != 0)
@@ -222,9 +274,12 @@ results_computation(struct http_req *req, const struct api_who *w,
 	return e;
 }
 
-/* One part ("guest", "host") of a stored VM result as a submodule. */
+/* One part ("guest", "host") of a stored VM result as a submodule: its
+ * stored status made worse by the host's status now (node_status_vm, as
+ * GET /v1/vms/{id} shows the VM), appraised at `at`. */
 static int
-results_vm_part(const json_t *r, const char *part, json_t *submods)
+results_vm_part(const json_t *r, const char *part, const char *host_now,
+    int64_t at, json_t *submods)
 {
 	const json_t *p = json_object_get(r, part);
 	const char *st = json_string_value(json_object_get(p, "status"));
@@ -236,20 +291,27 @@ results_vm_part(const json_t *r, const char *part, json_t *submods)
 		    part);
 		return VIGIL_EINVAL;
 	}
-	if (json_object_set_new(submods, part, json_pack("{s:s, s:O}",
-	    "ear.status", st, "ear.trustworthiness-vector", v)) != 0)
+	if (json_object_set_new(submods, part, json_pack("{s:s, s:O, s:I}",
+	    "ear.status", node_status_vm(st, host_now),
+	    "ear.trustworthiness-vector", v, RESULTS_APPRAISED_AT,
+	    (json_int_t)at)) != 0)
 		return VIGIL_ENOMEM;
 	return 0;
 }
 
 /* vm: its latest attestation (guest: the vTPM; host: the platform under
- * it); the owning tenant or operators. No attestation yet: 404. */
+ * it), each made worse by the status its host has now; the owning tenant
+ * or operators. No attestation yet: 404. guest is appraised when the VM
+ * attested, host at the later of that and the host's latest appraisal
+ * (the status it has now rests on both). */
 static int
 results_vm(struct http_req *req, const struct api_who *w, const char *id,
     json_t *submods)
 {
+	struct node_status ns;
 	struct vm_rec v;
 	json_t *r = NULL;
+	int64_t host_at;
 	int e;
 
 	memset(&v, 0, sizeof(v));
@@ -266,8 +328,14 @@ results_vm(struct http_req *req, const struct api_who *w, const char *id,
 		e = VIGIL_EINVAL;
 		goto out;
 	}
-	if ((e = results_vm_part(r, "guest", submods)) == 0)
-		e = results_vm_part(r, "host", submods);
+	if ((e = node_status_now(req->vc->store, req->vc->cfg, v.host_node,
+	    (int64_t)time(NULL), &ns)) != 0)
+		goto out;
+	host_at = ns.appraised_at > v.last_appraisal_at ? ns.appraised_at :
+	    v.last_appraisal_at;
+	if ((e = results_vm_part(r, "guest", ns.status, v.last_appraisal_at,
+	    submods)) == 0)
+		e = results_vm_part(r, "host", ns.status, host_at, submods);
  out:
 	json_decref(r);
 	vm_rec_free(&v);

@@ -7,7 +7,12 @@
  * profile's name) and "ear_verifier_id" (draft-ietf-rats-ear's) both
  * {"developer", "build"}, "eat_nonce" when the request gave ?nonce=, and
  * "submods": one submodule per evidence type, each {"ear.status",
- * "ear.trustworthiness-vector"}.
+ * "ear.trustworthiness-vector", "vigil.appraised-at"}, and a top-level
+ * "vigil.appraised-at", the oldest of the submodules' (docs/appraisal.md
+ * "Signed results"). "vigil.appraised-at" is the time (unix seconds) of
+ * the appraisal a status rests on; iat is only when it was signed. Every
+ * status is the effective one at signing (node_status.h): a node without
+ * a fresh quote is `none`, a VM is made worse by its host's status now.
  *
  * Kinds are rows of a table in results.c: a name and a function that
  * checks the caller may see the object (anything else is 404) and fills
@@ -32,6 +37,7 @@
 #define RESULTS_DEVELOPER "https://github.com/vigil-attestation"
 #define RESULTS_BUILD "vigil-verifier 0.1.0"
 #define RESULTS_NONCE_MAX 88	/* eat_nonce: 8-64 bytes, base64url */
+#define RESULTS_APPRAISED_AT "vigil.appraised-at"
 
 /* The key directory: [results] key_dir, or "keys" in the directory of
  * [store] path when it is empty. VIGIL_ETOOBIG if it does not fit. */
@@ -42,13 +48,15 @@ int results_start(const struct vconfig *cfg);
 void results_stop(void);
 
 /* The claims of one result (new reference): submods is taken. nonce may
- * be NULL. */
+ * be NULL. The top-level RESULTS_APPRAISED_AT is the oldest of the
+ * submodules'. */
 int results_claims(const char *kind, const char *id, json_t *submods,
     const char *nonce, int64_t iat, unsigned ttl_s, json_t **out);
-/* One submodule {"ear.status", "ear.trustworthiness-vector"} from a
- * stored status and vector JSON (new reference). */
+/* One submodule {"ear.status", "ear.trustworthiness-vector",
+ * RESULTS_APPRAISED_AT} from a status and stored vector JSON (new
+ * reference). */
 int results_submod(const char *status, const char *vector_json,
-    json_t **out);
+    int64_t appraised_at, json_t **out);
 
 int routes_results_get(struct http_req *req, struct http_resp *resp);
 int routes_jwks_get(struct http_req *req, struct http_resp *resp);

@@ -967,7 +967,7 @@ routes_agents_evidence(struct http_req *req, struct http_resp *resp)
 		goto fail;
 	have_out = 1;
 	if (ao.nonce_err == 0 &&
-	    ((e = routes_smm_appraise(vc, a.id, ev, &ao, &smm)) != 0 ||
+	    ((e = routes_smm_appraise(vc, a.id, refs, ev, &ao, &smm)) != 0 ||
 	    (e = routes_pse_appraise(vc, a.id, refs, &ao)) != 0))
 		goto fail;
 	ear_reasons_join(&ao.ear, joined, sizeof(joined));

@@ -169,7 +169,8 @@ smm_refs_current(struct vctx *vc, struct refs **out)
 
 int
 routes_smm_appraise(struct vctx *vc, const char *agent_id,
-    const Vigil__Evidence *ev, struct appraise_out *ao, struct smm_push *p)
+    const struct refvals *refvals, const Vigil__Evidence *ev,
+    struct appraise_out *ao, struct smm_push *p)
 {
 	struct appraise_smm_in in;
 	struct smm_pins prev;
@@ -220,6 +221,8 @@ routes_smm_appraise(struct vctx *vc, const char *agent_id,
 	in.refs = refs;
 	in.issued = (const uint8_t (*)[SMMLOG_HASH_LEN])issued;
 	in.n_issued = n_issued;
+	refvals_smm_images(refvals, &in.images, &in.n_images);
+	in.image_tofu = vc->cfg->smm_image_tofu;
 	if ((e = appraise_smm(&in, &ao->ear, &p->out)) != 0)
 		goto out;
 	p->appraised = 1;
@@ -232,7 +235,8 @@ routes_smm_appraise(struct vctx *vc, const char *agent_id,
 		    "head %llu)%s", agent_id,
 		    (unsigned long long)p->out.next.seq,
 		    (unsigned long long)p->out.last_signed,
-		    p->out.next.taint[0] ? ": tampered" : "");
+		    p->out.next.n_taints > 0 || p->out.next.overflow[0] ?
+		    ": tampered" : "");
  out:
 	refs_free(refs);
 	free(issued);
@@ -288,7 +292,8 @@ routes_smm_reply(struct vctx *vc, const char *agent_id, enum ear_tier tier,
 	for (i = 0; i < p->n_keys; i++) {
 		out->smm_wrapped_keys[i].data = p->keys[i];
 		out->smm_wrapped_keys[i].len = p->key_lens[i];
-		(void)store_smm_key_delivered(vc->store, p->key_ids[i]);
+		(void)store_smm_key_delivered(vc->store, agent_id,
+		    p->key_ids[i]);
 		log_info("smm: key %s forwarded to agent=%s (affirming)",
 		    p->key_ids[i], agent_id);
 	}
@@ -602,7 +607,6 @@ int
 routes_keys_create(struct http_req *req, struct http_resp *resp)
 {
 	struct keywrap_policy pol;
-	struct smm_key_rec k;
 	struct smm_pins pins;
 	struct api_who w;
 	json_t *body = NULL, *o;
@@ -655,15 +659,23 @@ routes_keys_create(struct http_req *req, struct http_resp *resp)
 		    "forwarded only to such a node", node, status);
 		goto out;
 	}
-	e = store_smm_key_get(req->vc->store, pol.key_id, &k);
-	if (e == 0)
-		e = VIGIL_EEXIST;
-	else if (e == VIGIL_ENOTFOUND)
-		e = store_smm_key_add(req->vc->store, pol.key_id, w.tenant,
-		    node, blob, blen);
+	/* Key ids are the tenant's own: only this tenant's keys can make
+	 * it exist. */
+	e = store_smm_key_add(req->vc->store, pol.key_id, w.tenant, node,
+	    blob, blen);
 	if (e == VIGIL_EEXIST) {
 		e = http_problem(resp, 409, "exists", "Conflict",
-		    "key id %s is taken", pol.key_id);
+		    "you already have a key with id %s", pol.key_id);
+		goto out;
+	}
+	if (e == VIGIL_EDENIED) {
+		log_warn("smm: tenant=%s key %s refused: node %s's SMM "
+		    "service holds that id for another tenant", w.tenant,
+		    pol.key_id, node);
+		e = http_problem(resp, 409, "key-id-unavailable", "Conflict",
+		    "node %s's SMM service cannot take key id %s (one key "
+		    "namespace per node, docs/smm.md): choose another id",
+		    node, pol.key_id);
 		goto out;
 	}
 	if (e != 0) {
@@ -696,18 +708,19 @@ routes_keys_uses(struct http_req *req, struct http_resp *resp)
 		return 0;
 	/* Owner only: another tenant (or an operator) learns nothing, not
 	 * even that the key exists. */
-	if (!smm_key_id_ok(req->id) ||
-	    (e = store_smm_key_get(req->vc->store, req->id, &k)) ==
-	    VIGIL_ENOTFOUND || (e == 0 && (w.operator ||
-	    strcmp(k.tenant, w.tenant) != 0)))
+	if (w.operator || !smm_key_id_ok(req->id) ||
+	    (e = store_smm_key_get(req->vc->store, w.tenant, req->id, &k)) ==
+	    VIGIL_ENOTFOUND)
 		return http_problem(resp, 404, "not-found", "Not found",
 		    "no key %.64s", req->id);
 	if (e != 0)
 		return smm_store_error(resp, "reading the key", e);
 	if (smm_page_args(req, resp, &after, &limit) != 0)
 		return 0;
-	if ((e = store_smm_key_uses(req->vc->store, req->id, after, limit,
-	    &rows, &n)) != 0)
+	/* Only the entries of the node the key belongs to: another node
+	 * logging uses under this id is not this key's audit. */
+	if ((e = store_smm_key_uses(req->vc->store, k.agent_id, req->id,
+	    after, limit, &rows, &n)) != 0)
 		return smm_store_error(resp, "reading the key uses", e);
 	e = smm_rows_reply(resp, rows, n, limit);
 	store_smm_rows_free(rows, n);

@@ -20,6 +20,7 @@
 #include "appraise_smm.h"
 #include "ear.h"
 #include "http.h"
+#include "refvals.h"
 #include "vigil.pb-c.h"
 
 #define ROUTES_SMM_MAX_ENTRIES	4096u	/* per push */
@@ -54,9 +55,11 @@ void routes_smm_push_free(struct smm_push *p);
 int routes_smm_item(struct smm_push *p, size_t i,
     const Vigil__EvidenceItem *it, char *why, size_t whylen);
 /* After appraise_quote accepted the quote: the SMM appraisal, into
- * ao->ear. 0, or an internal failure. */
+ * ao->ear (refvals: the reference document, for "smm_images"; may be
+ * NULL). 0, or an internal failure. */
 int routes_smm_appraise(struct vctx *vc, const char *agent_id,
-    const Vigil__Evidence *ev, struct appraise_out *ao, struct smm_push *p);
+    const struct refvals *refvals, const Vigil__Evidence *ev,
+    struct appraise_out *ao, struct smm_push *p);
 /* After the evidence commit: the chain state and the accepted entries. */
 int routes_smm_commit(struct vctx *vc, const char *agent_id,
     struct smm_push *p);

@@ -23,6 +23,7 @@
 #include "evlog.h"
 #include "log.h"
 #include "makecred.h"
+#include "node_status.h"
 #include "refvals.h"
 #include "routes_vms.h"
 #include "store_vms.h"
@@ -99,20 +100,17 @@ vms_vtpm_state_name(enum vm_vtpm_state s)
 	}
 }
 
-/* The node's latest status ("none" when it has none). */
+/* The node's status now (node_status.h: "none" when it has none or is
+ * stale). */
 static void
 vms_node_status(struct vctx *vc, const char *node, char out[24])
 {
-	struct appraisal_row row;
+	struct node_status ns;
 
-	snprintf(out, 24, "none");
-	if (node[0] == '\0')
-		return;
-	memset(&row, 0, sizeof(row));
-	if (store_appraisal_latest(vc->store, node, &row) == 0) {
-		snprintf(out, 24, "%s", row.a.status);
-		appraisal_row_clear(&row);
-	}
+	if (node_status_now(vc->store, vc->cfg, node, (int64_t)time(NULL),
+	    &ns) != 0)
+		log_warn("vms: reading the status of node %s failed", node);
+	snprintf(out, 24, "%s", ns.status);
 }
 
 /* The VM of {id} as the caller may see it: 404 for another tenant's. */
@@ -132,25 +130,6 @@ vms_visible(struct http_req *req, struct http_resp *resp,
 	return e;
 }
 
-/* The VM's status as shown: its last result, made worse by its host's
- * current status (a host turned contraindicated or stale takes its VMs
- * with it until they attest again). */
-static const char *
-vms_effective(const char *vm_status, const char *host_status)
-{
-	enum ear_tier v = EAR_TIER_NONE, h = EAR_TIER_NONE;
-
-	if (ear_tier_parse(vm_status, &v) != 0)
-		v = EAR_TIER_NONE;
-	if (ear_tier_parse(host_status, &h) != 0)
-		h = EAR_TIER_NONE;
-	if (v == EAR_TIER_CONTRAINDICATED || h == EAR_TIER_CONTRAINDICATED)
-		return "contraindicated";
-	if (v == EAR_TIER_NONE || h == EAR_TIER_NONE)
-		return "none";
-	return ear_tier_name(v > h ? v : h);
-}
-
 static json_t *
 vms_summary(struct vctx *vc, const struct vm_rec *vm, const char *host_status)
 {
@@ -162,7 +141,7 @@ vms_summary(struct vctx *vc, const struct vm_rec *vm, const char *host_status)
 	    "host_node", vm->host_node[0] != '\0' ?
 	    json_string(vm->host_node) : json_null(), "vtpm",
 	    vms_vtpm_state_name(vm->vtpm_state), "status",
-	    vms_effective(vm->status, host_status), "host_status",
+	    node_status_vm(vm->status, host_status), "host_status",
 	    host_status);
 }
 
@@ -250,7 +229,7 @@ routes_vms_list(struct http_req *req, struct http_resp *resp)
 		    rows[i].id, "name", rows[i].name, "tenant",
 		    rows[i].tenant, "host_node", rows[i].host_node[0] ?
 		    json_string(rows[i].host_node) : json_null(), "status",
-		    vms_effective(rows[i].status, hs), "created_at", at);
+		    node_status_vm(rows[i].status, hs), "created_at", at);
 		json_array_append_new(arr, o);
 	}
 	o = more ? json_string(rows[first + count - 1].id) : json_null();

@@ -9,6 +9,66 @@
 
 /* ---- pins ---- */
 
+/* The node's tainted regions (db/migrations/0011), in their order. */
+static int
+store_smm_taints_get(sqlite3 *db, const char *agent_id, struct smm_pins *out)
+{
+	sqlite3_stmt *st = NULL;
+	struct smm_taint *t;
+	int r, rc = SQLITE_DONE;
+
+	if ((r = store_prep(db, "SELECT target, region, reason FROM "
+	    "smm_taints WHERE agent_id = ?1 ORDER BY pos, target, region",
+	    &st)) != 0)
+		return r;
+	store_bind_text(st, 1, agent_id);
+	while (out->n_taints < SMM_MAX_TAINTS &&
+	    (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		t = &out->taints[out->n_taints++];
+		store_col_str(st, 0, t->target, sizeof(t->target));
+		store_col_str(st, 1, t->region, sizeof(t->region));
+		store_col_str(st, 2, t->reason, sizeof(t->reason));
+	}
+	if (out->n_taints < SMM_MAX_TAINTS && rc != SQLITE_DONE)
+		r = store_dberr(db, "read smm taints");
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* Replaces the node's tainted regions with p's. */
+static int
+store_smm_taints_put(sqlite3 *db, const char *agent_id,
+    const struct smm_pins *p)
+{
+	sqlite3_stmt *st = NULL;
+	size_t i;
+	int r;
+
+	if ((r = store_prep(db, "DELETE FROM smm_taints WHERE agent_id = ?1",
+	    &st)) != 0)
+		return r;
+	store_bind_text(st, 1, agent_id);
+	r = store_step_done(db, st, "delete smm taints");
+	sqlite3_finalize(st);
+	st = NULL;
+	if (r != 0 || p->n_taints == 0)
+		return r;
+	if ((r = store_prep(db, "INSERT INTO smm_taints (agent_id, target, "
+	    "region, pos, reason) VALUES (?1, ?2, ?3, ?4, ?5)", &st)) != 0)
+		return r;
+	for (i = 0; i < p->n_taints && r == 0; i++) {
+		sqlite3_reset(st);
+		store_bind_text(st, 1, agent_id);
+		store_bind_text(st, 2, p->taints[i].target);
+		store_bind_text(st, 3, p->taints[i].region);
+		sqlite3_bind_int64(st, 4, (int64_t)i);
+		store_bind_text(st, 5, p->taints[i].reason);
+		r = store_step_done(db, st, "insert smm taint");
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
 int
 store_smm_pins_get(struct store *s, const char *agent_id,
     struct smm_pins *out)
@@ -60,10 +120,11 @@ store_smm_pins_get(struct store *s, const char *agent_id,
 		goto out;
 	memcpy(out->head, p, SMMLOG_HASH_LEN);
 	out->gaps = (uint64_t)sqlite3_column_int64(st, 5);
-	store_col_str(st, 6, out->taint_key, sizeof(out->taint_key));
-	store_col_str(st, 7, out->taint, sizeof(out->taint));
+	store_col_str(st, 7, out->overflow, sizeof(out->overflow));
 	out->have = 1;
-	r = 0;
+	sqlite3_finalize(st);
+	st = NULL;
+	r = store_smm_taints_get(db, agent_id, out);
  out:
 	if (r == VIGIL_EDB)
 		log_err("store: smm pins of agent=%s are malformed", agent_id);
@@ -128,12 +189,14 @@ store_job_smm_commit(sqlite3 *db, void *arg)
 	sqlite3_bind_int64(st, 5, (int64_t)p->seq);
 	store_bind_blob(st, 6, p->head, SMMLOG_HASH_LEN);
 	sqlite3_bind_int64(st, 7, (int64_t)p->gaps);
-	store_bind_text(st, 8, p->taint_key);
-	store_bind_text(st, 9, p->taint);
+	store_bind_text(st, 8, "");
+	store_bind_text(st, 9, p->overflow);
 	sqlite3_bind_int64(st, 10, j->now);
 	r = store_step_done(db, st, "upsert smm pins");
 	sqlite3_finalize(st);
 	st = NULL;
+	if (r == 0)
+		r = store_smm_taints_put(db, j->agent_id, p);
 	if (r != 0 || j->n == 0)
 		return r;
 	if ((r = store_prep(db, "INSERT OR IGNORE INTO smm_log (agent_id, "
@@ -223,10 +286,11 @@ store_smm_rows_free(struct smm_log_row *rows, size_t n)
 }
 
 /* Runs a SELECT agent_id, seq, received_at, entry with ?1 ?2 ?3 bound
- * (text, after, limit) into rows. */
+ * (text, after, limit), and ?4 (text2) unless it is NULL, into rows. */
 static int
 store_smm_rows(struct store *s, const char *sql, const char *text,
-    uint64_t after, size_t limit, struct smm_log_row **rows, size_t *n)
+    const char *text2, uint64_t after, size_t limit,
+    struct smm_log_row **rows, size_t *n)
 {
 	struct smm_log_row *v = NULL;
 	sqlite3_stmt *st = NULL;
@@ -249,6 +313,8 @@ store_smm_rows(struct store *s, const char *sql, const char *text,
 	store_bind_text(st, 1, text);
 	sqlite3_bind_int64(st, 2, (int64_t)after);
 	sqlite3_bind_int64(st, 3, (int64_t)limit);
+	if (text2 != NULL)
+		store_bind_text(st, 4, text2);
 	while (k < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		store_col_str(st, 0, v[k].agent_id, sizeof(v[k].agent_id));
 		v[k].seq = (uint64_t)sqlite3_column_int64(st, 1);
@@ -278,16 +344,20 @@ store_smm_log_page(struct store *s, const char *agent_id,
 {
 	return store_smm_rows(s, "SELECT agent_id, seq, received_at, entry "
 	    "FROM smm_log WHERE agent_id = ?1 AND seq > ?2 ORDER BY seq "
-	    "LIMIT ?3", agent_id, after_seq, limit, rows, n);
+	    "LIMIT ?3", agent_id, NULL, after_seq, limit, rows, n);
 }
 
 int
-store_smm_key_uses(struct store *s, const char *key_id, uint64_t after_seq,
-    size_t limit, struct smm_log_row **rows, size_t *n)
+store_smm_key_uses(struct store *s, const char *agent_id,
+    const char *key_id, uint64_t after_seq, size_t limit,
+    struct smm_log_row **rows, size_t *n)
 {
+	if (!store_id_ok(agent_id))
+		return VIGIL_EINVAL;
 	return store_smm_rows(s, "SELECT agent_id, seq, received_at, entry "
-	    "FROM smm_log WHERE key_id = ?1 AND seq > ?2 ORDER BY agent_id, "
-	    "seq LIMIT ?3", key_id, after_seq, limit, rows, n);
+	    "FROM smm_log WHERE key_id = ?1 AND agent_id = ?4 AND seq > ?2 "
+	    "ORDER BY seq LIMIT ?3", key_id, agent_id, after_seq, limit, rows,
+	    n);
 }
 
 /* ---- wrapped keys ---- */
@@ -299,24 +369,46 @@ struct smm_key_job {
 	int64_t now;
 };
 
+/* 1 in *found when sql (?1, ?2 bound) returns a row. */
+static int
+store_smm_key_probe(sqlite3 *db, const char *sql, const char *a,
+    const char *b, int *found)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	*found = 0;
+	if ((r = store_prep(db, sql, &st)) != 0)
+		return r;
+	store_bind_text(st, 1, a);
+	store_bind_text(st, 2, b);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		*found = 1;
+	else if (rc != SQLITE_DONE)
+		return store_dberr(db, "look up smm key");
+	return 0;
+}
+
 static int
 store_job_smm_key_add(sqlite3 *db, void *arg)
 {
 	struct smm_key_job *j = arg;
 	sqlite3_stmt *st = NULL;
-	int r;
+	int r, found;
 
-	if ((r = store_prep(db, "SELECT 1 FROM smm_keys WHERE id = ?1",
-	    &st)) != 0)
+	if ((r = store_smm_key_probe(db, "SELECT 1 FROM smm_keys WHERE "
+	    "tenant = ?1 AND id = ?2", j->tenant, j->id, &found)) != 0)
 		return r;
-	store_bind_text(st, 1, j->id);
-	r = sqlite3_step(st);
-	sqlite3_finalize(st);
-	st = NULL;
-	if (r == SQLITE_ROW)
+	if (found)
 		return VIGIL_EEXIST;
-	if (r != SQLITE_DONE)
-		return store_dberr(db, "look up smm key");
+	/* The node's SMM service names keys by id alone. */
+	if ((r = store_smm_key_probe(db, "SELECT 1 FROM smm_keys WHERE "
+	    "agent_id = ?1 AND id = ?2", j->agent_id, j->id, &found)) != 0)
+		return r;
+	if (found)
+		return VIGIL_EDENIED;
 	if ((r = store_prep(db, "INSERT INTO smm_keys (id, tenant, agent_id, "
 	    "blob, created_at) VALUES (?1, ?2, ?3, ?4, ?5)", &st)) != 0)
 		return r;
@@ -346,7 +438,8 @@ store_smm_key_add(struct store *s, const char *id, const char *tenant,
 }
 
 int
-store_smm_key_get(struct store *s, const char *id, struct smm_key_rec *out)
+store_smm_key_get(struct store *s, const char *tenant, const char *id,
+    struct smm_key_rec *out)
 {
 	sqlite3_stmt *st = NULL;
 	sqlite3 *db;
@@ -356,10 +449,11 @@ store_smm_key_get(struct store *s, const char *id, struct smm_key_rec *out)
 	if ((r = store_rd_get(s, &db)) != 0)
 		return r;
 	if ((r = store_prep(db, "SELECT id, tenant, agent_id, created_at, "
-	    "coalesce(delivered_at, 0) FROM smm_keys WHERE id = ?1",
-	    &st)) != 0)
+	    "coalesce(delivered_at, 0) FROM smm_keys WHERE tenant = ?1 AND "
+	    "id = ?2", &st)) != 0)
 		goto out;
-	store_bind_text(st, 1, id);
+	store_bind_text(st, 1, tenant);
+	store_bind_text(st, 2, id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		store_col_str(st, 0, out->id, sizeof(out->id));
@@ -414,7 +508,7 @@ store_smm_keys_pending(struct store *s, const char *agent_id, size_t max,
 }
 
 struct smm_deliv_job {
-	const char *id;
+	const char *agent_id, *id;
 	int64_t now;
 };
 
@@ -426,19 +520,21 @@ store_job_smm_delivered(sqlite3 *db, void *arg)
 	int r;
 
 	if ((r = store_prep(db, "UPDATE smm_keys SET delivered_at = ?2 WHERE "
-	    "id = ?1", &st)) != 0)
+	    "id = ?1 AND agent_id = ?3", &st)) != 0)
 		return r;
 	store_bind_text(st, 1, j->id);
 	sqlite3_bind_int64(st, 2, j->now);
+	store_bind_text(st, 3, j->agent_id);
 	r = store_step_done(db, st, "mark smm key delivered");
 	sqlite3_finalize(st);
 	return r;
 }
 
 int
-store_smm_key_delivered(struct store *s, const char *id)
+store_smm_key_delivered(struct store *s, const char *agent_id,
+    const char *id)
 {
-	struct smm_deliv_job j = { id, store_now() };
+	struct smm_deliv_job j = { agent_id, id, store_now() };
 
 	return store_write(s, store_job_smm_delivered, &j);
 }

@@ -40,9 +40,12 @@ void store_smm_rows_free(struct smm_log_row *rows, size_t n);
  * (1..STORE_SMM_PAGE_MAX). */
 int store_smm_log_page(struct store *s, const char *agent_id,
     uint64_t after_seq, size_t limit, struct smm_log_row **rows, size_t *n);
-/* KEY_USE entries naming key_id (any node), ascending (agent, seq). */
-int store_smm_key_uses(struct store *s, const char *key_id, uint64_t after_seq,
-    size_t limit, struct smm_log_row **rows, size_t *n);
+/* KEY_USE entries naming key_id in the log of agent_id (the node the key
+ * belongs to) only, after after_seq, ascending: another node's entries
+ * under the same id are not this key's. */
+int store_smm_key_uses(struct store *s, const char *agent_id,
+    const char *key_id, uint64_t after_seq, size_t limit,
+    struct smm_log_row **rows, size_t *n);
 
 /* Wrapped keys. */
 struct smm_key_rec {
@@ -52,16 +55,21 @@ struct smm_key_rec {
 	int64_t created_at;
 	int64_t delivered_at;
 };
-/* VIGIL_EEXIST when the id is taken. */
+/* Key ids are per tenant (db/migrations/0011): VIGIL_EEXIST when the
+ * tenant has a key of that id; VIGIL_EDENIED when the node holds a key of
+ * that id for another tenant (a node's SMM service names keys by id
+ * alone, docs/smm.md). */
 int store_smm_key_add(struct store *s, const char *id, const char *tenant,
     const char *agent_id, const uint8_t *blob, size_t len);
-int store_smm_key_get(struct store *s, const char *id,
+/* The tenant's key id; VIGIL_ENOTFOUND if the tenant has none. */
+int store_smm_key_get(struct store *s, const char *tenant, const char *id,
     struct smm_key_rec *out);
 /* Blobs of the node's keys not yet delivered (malloc'd each; at most
  * max), their ids in ids[i] (65 bytes each). */
 int store_smm_keys_pending(struct store *s, const char *agent_id, size_t max,
     uint8_t **blobs, size_t *lens, char (*ids)[65], size_t *n);
-int store_smm_key_delivered(struct store *s, const char *id);
+int store_smm_key_delivered(struct store *s, const char *agent_id,
+    const char *id);
 
 /* Reference sets. */
 int store_smm_refset_add(struct store *s, uint64_t version, const char *json,

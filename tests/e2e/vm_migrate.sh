@@ -5,8 +5,9 @@
 # history shows node1 then node2 and node1 holds no copy of its vTPM state.
 # Another tenant cannot see or attest it (404). A guest PCR extended out of
 # the tenant's guest policy makes that VM contraindicated only; node1 made
-# contraindicated (PCR 7 extended) takes its VMs with it, node2's stay
-# affirming.
+# contraindicated (PCR 7 extended) takes its VMs with it, in GET
+# /v1/vms/{id} and in the signed result (before they attest again), node2's
+# stay affirming.
 . "$(dirname "$0")/lib.sh"
 
 [ -x "$dc_bin/vigil-psed" ] || e2e_fail "$dc_bin/vigil-psed is missing: run make BUILD=$BUILD all"
@@ -118,6 +119,18 @@ pcr7_tamper node1
 wait_status node1 contraindicated $((4 * E2E_IV + 4)) || e2e_fail "node1 not contraindicated"
 [ "$(jq -r .status <<<"$(vm_get "$acme" "$db")")" = contraindicated ] ||
 	e2e_fail "db on node1 is not shown contraindicated"
+# Its signed result, before db attests again: its last attestation
+# affirmed, but the result is signed with the host's status now (issue 9).
+jwt=$(curl -fsS -m 10 -H "Authorization: Bearer $acme" "$url/v1/results/vm/$db") ||
+	e2e_fail "GET /v1/results/vm/$db"
+claims=$(cut -d. -f2 <<<"$jwt" | tr '_-' '/+' | awk '{ while (length($0) % 4) $0 = $0 "="; print }' |
+	base64 -d) || e2e_fail "the result of db is not a JWT: $jwt"
+jq -e '.submods.guest["ear.status"] == "contraindicated" and
+    .submods.host["ear.status"] == "contraindicated" and
+    (.submods.host["vigil.appraised-at"] | type) == "number" and
+    .["vigil.appraised-at"] <= .iat' <<<"$claims" >/dev/null ||
+	e2e_fail "db's signed result after its host turned contraindicated: $claims"
+e2e_log "db's signed result says contraindicated (appraised at $(jq -r '.["vigil.appraised-at"]' <<<"$claims"), signed at $(jq -r .iat <<<"$claims"))"
 vm_attest "$db" contraindicated "$n1"
 jq -r '.result.host.reasons[]' <<<"$VM_RESULT" | grep -q "node: host node" ||
 	e2e_fail "db's host reasons do not name its host: $(jq -c .result.host.reasons <<<"$VM_RESULT")"

@@ -167,6 +167,7 @@ fx_in(struct fx *f, struct appraise_smm_in *in, const struct smm_pins *prev)
 	in->n = N_ENT;
 	in->issued = (const uint8_t (*)[SMMLOG_HASH_LEN])f->refs_digest;
 	in->n_issued = 1;
+	in->image_tofu = 1;	/* the tests of smm_images turn it off */
 }
 
 static int
@@ -336,7 +337,8 @@ test_smm_mismatch_names_region_and_pages(void **state)
 	/* The chain itself held: the entries are accepted and the taint
 	 * is kept for the next pushes. */
 	assert_int_equal(out.next.seq, N_ENT);
-	assert_non_null(strstr(out.next.taint, "page(s) 3, 4"));
+	assert_int_equal(out.next.n_taints, 1);
+	assert_non_null(strstr(out.next.taints[0].reason, "page(s) 3, 4"));
 }
 
 static void
@@ -409,7 +411,7 @@ test_smm_root_in_reference_set_affirms(void **state)
 	in.refs = refs;
 	assert_int_equal(appraise_smm(&in, &e, &out), 0);
 	assert_int_equal(e.runtime_opaque, AR_AFFIRMING);
-	assert_string_equal(out.next.taint, "");
+	assert_int_equal(out.next.n_taints, 0);
 	refs_free(refs);
 }
 
@@ -502,6 +504,226 @@ test_smm_no_service_no_claim(void **state)
 	assert_int_equal(appraise_smm(&in, &e, &out), 0);
 	assert_int_equal(e.runtime_opaque, AR_NONE);
 	assert_int_equal(e.n_reasons, 0);
+}
+
+/* Entries first_seq .. first_seq + N_ENT - 1, all MEASURE of target hv,
+ * entry i of regions[i] with verdicts[i], chained from head, and the
+ * head signed over the nonce at the last. */
+static void
+fx_measures(struct fx *f, uint64_t first_seq, const uint8_t *head,
+    const char *const regions[N_ENT], const uint8_t verdicts[N_ENT])
+{
+	static const uint32_t pages[1] = { 5 };
+	struct smmlog_entry e;
+	size_t i;
+
+	memcpy(f->heads[0], head, SMMLOG_HASH_LEN);
+	for (i = 0; i < N_ENT; i++) {
+		measure_entry(&e, verdicts[i], verdicts[i] ==
+		    SMMLOG_VERDICT_MISMATCH ? pages : NULL, verdicts[i] ==
+		    SMMLOG_VERDICT_MISMATCH ? 1 : 0, 0xaa);
+		e.u.m.region = regions[i];
+		e.u.m.region_len = strlen(regions[i]);
+		e.seq = first_seq + i;
+		e.time_ms = 2000 + i;
+		f->ent[i].len = 0;
+		assert_int_equal(smmlog_entry_encode(&e, &f->ent[i]), 0);
+		f->ep[i] = f->ent[i].data;
+		f->el[i] = f->ent[i].len;
+		f->es[i] = first_seq + i;
+		assert_int_equal(smmlog_chain_next(f->heads[i], f->ent[i].data,
+		    f->ent[i].len, f->heads[i + 1]), 0);
+	}
+	f->head.len = 0;
+	assert_int_equal(smmlog_head_sign(f->log_key, f->nonce,
+	    sizeof(f->nonce), first_seq + N_ENT - 1, f->heads[N_ENT],
+	    &f->head), 0);
+}
+
+/* Tampering on region A is not forgotten when region B mismatches and
+ * then matches again: each region's taint is its own. */
+static void
+test_smm_taint_of_one_region_survives_another_region_matching(void **state)
+{
+	static const char *const r1[N_ENT] = { "A", "B", "B", "C" };
+	static const uint8_t v1[N_ENT] = { SMMLOG_VERDICT_MISMATCH,
+	    SMMLOG_VERDICT_MISMATCH, SMMLOG_VERDICT_MATCH,
+	    SMMLOG_VERDICT_MATCH };
+	static const char *const r2[N_ENT] = { "C", "B", "A", "C" };
+	static const uint8_t v2[N_ENT] = { SMMLOG_VERDICT_MATCH,
+	    SMMLOG_VERDICT_MATCH, SMMLOG_VERDICT_MATCH, SMMLOG_VERDICT_MATCH };
+	static const uint8_t zero[SMMLOG_HASH_LEN];
+	struct fx *f = *state;
+	struct appraise_smm_in in;
+	struct appraise_smm_out out, out2, out3;
+	struct ear e;
+
+	fx_measures(f, 1, zero, r1, v1);
+	ear_init(&e);
+	fx_in(f, &in, NULL);
+	assert_int_equal(appraise_smm(&in, &e, &out), 0);
+	assert_int_equal(e.runtime_opaque, AR_CONTRA);
+	assert_int_equal(ear_status(&e), EAR_TIER_CONTRAINDICATED);
+	assert_true(has_reason(&e, "SMM entry 1: page(s) 5 changed in "
+	    "hypervisor hv region A (root aaaaaaaaaaaaaaaa...)"));
+	assert_false(has_reason(&e, "region B"));
+	assert_int_equal(out.next.n_taints, 1);
+	assert_string_equal(out.next.taints[0].target, "hv");
+	assert_string_equal(out.next.taints[0].region, "A");
+	assert_true(out.changed);
+
+	/* The next push: nothing new; A's mismatch still stands. */
+	ear_init(&e);
+	fx_in(f, &in, &out.next);
+	assert_int_equal(appraise_smm(&in, &e, &out2), 0);
+	assert_int_equal(out2.n_new, 0);
+	assert_int_equal(e.runtime_opaque, AR_CONTRA);
+	assert_true(has_reason(&e, "SMM entry 1: page(s) 5 changed in "
+	    "hypervisor hv region A"));
+	assert_false(out2.changed);
+
+	/* B and C match again; only A matching lifts A's taint. */
+	fx_measures(f, N_ENT + 1, out.next.head, r2, v2);
+	ear_init(&e);
+	fx_in(f, &in, &out2.next);
+	assert_int_equal(appraise_smm(&in, &e, &out3), 0);
+	assert_int_equal(out3.n_new, N_ENT);
+	assert_int_equal(out3.next.n_taints, 0);
+	assert_int_equal(e.runtime_opaque, AR_AFFIRMING);
+	assert_false(has_reason(&e, "region A"));
+	assert_true(out3.changed);
+}
+
+/* Regions tainted beyond SMM_MAX_TAINTS are not dropped: the overflow
+ * stands and names the last. */
+static void
+test_smm_taints_over_the_bound_overflow_and_stand(void **state)
+{
+	struct fx *f = *state;
+	struct appraise_smm_in in;
+	struct appraise_smm_out out;
+	struct smm_pins prev;
+	struct ear e;
+	static const uint8_t v[N_ENT] = { SMMLOG_VERDICT_MISMATCH,
+	    SMMLOG_VERDICT_MATCH, SMMLOG_VERDICT_MATCH,
+	    SMMLOG_VERDICT_MATCH };
+	static const char *const r[N_ENT] = { "new", "x", "y", "z" };
+	size_t i;
+
+	ear_init(&e);
+	fx_in(f, &in, NULL);
+	assert_int_equal(appraise_smm(&in, &e, &out), 0);
+	prev = out.next;
+	for (i = 0; i < SMM_MAX_TAINTS; i++) {
+		snprintf(prev.taints[i].target, sizeof(prev.taints[i].target),
+		    "hv");
+		snprintf(prev.taints[i].region, sizeof(prev.taints[i].region),
+		    "r%zu", i);
+		snprintf(prev.taints[i].reason, sizeof(prev.taints[i].reason),
+		    "region r%zu changed", i);
+	}
+	prev.n_taints = SMM_MAX_TAINTS;
+	fx_measures(f, N_ENT + 1, prev.head, r, v);
+	ear_init(&e);
+	fx_in(f, &in, &prev);
+	assert_int_equal(appraise_smm(&in, &e, &out), 0);
+	assert_int_equal(e.runtime_opaque, AR_CONTRA);
+	assert_int_equal(out.next.n_taints, SMM_MAX_TAINTS);
+	assert_non_null(strstr(out.next.overflow, "hypervisor regions "
+	    "tainted at once (stands until re-enrolment); the last: SMM "
+	    "entry 5: page(s) 5 changed in hypervisor hv region new"));
+	assert_true(has_reason(&e, "region r0 changed"));
+}
+
+/* ---- the SMM service image against smm_images ---- */
+
+static void
+test_smm_image_not_in_smm_images_contraindicates_naming_it(void **state)
+{
+	struct fx *f = *state;
+	struct appraise_smm_in in;
+	struct appraise_smm_out out;
+	uint8_t listed[2][SMMLOG_HASH_LEN];
+	struct ear e;
+
+	memset(listed[0], 0x22, SMMLOG_HASH_LEN);
+	memset(listed[1], 0x33, SMMLOG_HASH_LEN);
+	ear_init(&e);
+	fx_in(f, &in, NULL);
+	in.images = (const uint8_t (*)[SMMLOG_HASH_LEN])listed;
+	in.n_images = 2;
+	assert_int_equal(appraise_smm(&in, &e, &out), 0);
+	assert_int_equal(e.runtime_opaque, AR_CONTRA);
+	assert_int_equal(e.executables, AR_CONTRA);
+	assert_int_equal(ear_status(&e), EAR_TIER_CONTRAINDICATED);
+	assert_true(has_reason(&e, "SMM service image digest "
+	    "1111111111111111111111111111111111111111111111111111111111111111"
+	    " in PCR 2 is not among the reference values (smm_images)"));
+	/* Nothing pinned, no entry accepted. */
+	assert_false(out.next.have);
+	assert_int_equal(out.n_new, 0);
+}
+
+static void
+test_smm_image_in_smm_images_is_pinned_and_affirms(void **state)
+{
+	struct fx *f = *state;
+	struct appraise_smm_in in;
+	struct appraise_smm_out out;
+	uint8_t listed[2][SMMLOG_HASH_LEN];
+	struct ear e;
+
+	memset(listed[0], 0x22, SMMLOG_HASH_LEN);
+	memset(listed[1], 0x11, SMMLOG_HASH_LEN);
+	ear_init(&e);
+	fx_in(f, &in, NULL);
+	in.images = (const uint8_t (*)[SMMLOG_HASH_LEN])listed;
+	in.n_images = 2;
+	in.image_tofu = 0;
+	assert_int_equal(appraise_smm(&in, &e, &out), 0);
+	assert_int_equal(e.runtime_opaque, AR_AFFIRMING);
+	assert_true(out.next.have);
+	assert_true(has_reason(&e, "SMM service image and keys pinned on "
+	    "first use (image among smm_images)"));
+}
+
+/* No smm_images and no opt-in: the image is not trusted on first use,
+ * nor (already pinned) later. */
+static void
+test_smm_image_without_smm_images_needs_the_opt_in(void **state)
+{
+	struct fx *f = *state;
+	struct appraise_smm_in in;
+	struct appraise_smm_out out;
+	struct smm_pins prev;
+	struct ear e;
+
+	ear_init(&e);
+	fx_in(f, &in, NULL);
+	in.image_tofu = 0;
+	assert_int_equal(appraise_smm(&in, &e, &out), 0);
+	assert_int_equal(e.runtime_opaque, AR_CONTRA);
+	assert_true(has_reason(&e, "SMM service image digest "
+	    "1111111111111111111111111111111111111111111111111111111111111111"
+	    " in PCR 2 cannot be appraised: the reference values list no "
+	    "smm_images and trust on first use is off ([attestation] "
+	    "smm_image_tofu)"));
+	assert_false(out.next.have);
+	/* Opted in: pinned, saying so. */
+	ear_init(&e);
+	fx_in(f, &in, NULL);
+	assert_int_equal(appraise_smm(&in, &e, &out), 0);
+	assert_int_equal(e.runtime_opaque, AR_AFFIRMING);
+	assert_true(has_reason(&e, "(image trusted on first use: "
+	    "smm_image_tofu)"));
+	prev = out.next;
+	/* The opt-in withdrawn: the pin alone does not vouch for it. */
+	ear_init(&e);
+	fx_in(f, &in, &prev);
+	in.image_tofu = 0;
+	assert_int_equal(appraise_smm(&in, &e, &out), 0);
+	assert_int_equal(e.runtime_opaque, AR_CONTRA);
+	assert_true(has_reason(&e, "cannot be appraised"));
 }
 
 /* ---- PCR 2 events ---- */
@@ -657,6 +879,21 @@ main(void)
 		    test_smm_missing_head_is_not_affirming, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_smm_no_service_no_claim,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_smm_taint_of_one_region_survives_another_region_matching,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_smm_taints_over_the_bound_overflow_and_stand, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_smm_image_not_in_smm_images_contraindicates_naming_it,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_smm_image_in_smm_images_is_pinned_and_affirms, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_smm_image_without_smm_images_needs_the_opt_in, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_smm_events_recomputed_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(

@@ -122,6 +122,35 @@ test_refvals_learn_adds_fleet_wide_entries(void **state)
 	refvals_free(r);
 }
 
+/* "smm_images": the accepted vigil-smmd image digests, strict like
+ * pse_images, and kept apart from them. */
+static void
+test_refvals_smm_images_parsed_strictly(void **state)
+{
+	static const char doc[] = "{\"pse_images\":[\"" H("a") "\"],"
+	    "\"smm_images\":[\"" H("b") "\",\"" H("c") "\"]}";
+	const uint8_t (*v)[SHA256_LEN];
+	struct refvals *r = NULL;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(refvals_parse(doc, strlen(doc), &r, NULL, 0), 0);
+	refvals_smm_images(r, &v, &n);
+	assert_int_equal(n, 2);
+	assert_int_equal(v[0][0], 0xbb);
+	assert_int_equal(v[1][31], 0xcc);
+	refvals_pse_images(r, &v, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0][0], 0xaa);
+	refvals_free(r);
+	refvals_smm_images(NULL, &v, &n);
+	assert_int_equal(n, 0);
+	refuse("{\"smm_images\":[\"" H("b") "\",\"xyz\"]}",
+	    "smm_images[1]: not 64 lowercase hex digits");
+	refuse("{\"smm_images\":\"" H("b") "\"}",
+	    "smm_images: not an array");
+}
+
 static void
 test_refvals_empty_document_has_no_values(void **state)
 {
@@ -325,6 +354,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_refvals_learn_stores_when_nothing_moved,
 		    lfx_setup, lfx_teardown),
+		cmocka_unit_test(test_refvals_smm_images_parsed_strictly),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -40,6 +40,7 @@ static struct {
 	char op[TOKEN_HEX_LEN + 1], acme[TOKEN_HEX_LEN + 1];
 	char other[TOKEN_HEX_LEN + 1];
 	char node[65];
+	int64_t node_at;	/* its appraisal */
 } g;
 
 static const uint8_t ek[] = { 1, 2, 3 }, ak[] = { 4, 5, 6 };
@@ -118,32 +119,60 @@ get_jwt(const char *path, const char *token)
 	return s;
 }
 
+/* An active node "tag..." (no appraisal yet). */
 static void
-add_node(void)
+register_node(char tag, char id[65])
 {
 	struct agent_rec a;
-	struct appraisal ap;
 
 	memset(&a, 0, sizeof(a));
-	memset(a.id, 'a', 64);
-	snprintf(a.hostname, sizeof(a.hostname), "node-a");
+	memset(a.id, tag, 64);
+	snprintf(a.hostname, sizeof(a.hostname), "node-%c", tag);
 	a.ek_pub = (uint8_t *)ek;
 	a.ek_pub_len = sizeof(ek);
 	a.ak_pub = (uint8_t *)ak;
 	a.ak_pub_len = sizeof(ak);
 	a.ak_name[0] = 0x00;
 	a.ak_name[1] = 0x0b;
-	memset(a.ak_name + 2, 'a', 32);
+	memset(a.ak_name + 2, tag, 32);
 	a.ak_name_len = 34;
 	assert_int_equal(store_agent_register(g.vc.store, &a, NULL), 0);
-	assert_int_equal(store_agent_activate(g.vc.store, a.id, a.secret_hash, NULL, NULL), 0);
+	assert_int_equal(store_agent_activate(g.vc.store, a.id, a.secret_hash,
+	    NULL, NULL), 0);
+	memcpy(id, a.id, 65);
+}
+
+/* A push of node id accepted at `at`: its quote (the freshness of the
+ * node) and an appraisal of status. */
+static void
+node_report(const char *id, const char *status, int64_t at)
+{
+	struct quote_state qs = { 1, 0, 0, 1, at };
+	struct evidence_commit c;
+	struct evidence_result res;
+	struct appraisal ap;
+
 	memset(&ap, 0, sizeof(ap));
-	snprintf(ap.status, sizeof(ap.status), "affirming");
+	snprintf(ap.status, sizeof(ap.status), "%s", status);
 	ap.vector_json = (char *)vector;
 	ap.reasons_json = (char *)"[]";
-	ap.at = (int64_t)time(NULL);
-	assert_int_equal(store_appraisal_add(g.vc.store, a.id, &ap), 0);
-	memcpy(g.node, a.id, 65);
+	ap.at = at;
+	memset(&c, 0, sizeof(c));
+	memset(&res, 0, sizeof(res));
+	c.agent_id = id;
+	c.bundle = (const uint8_t *)"bundle";
+	c.bundle_len = 6;
+	c.qs = &qs;
+	c.appraisal = &ap;
+	assert_int_equal(store_commit_evidence(g.vc.store, &c, &res), 0);
+}
+
+static void
+add_node(void)
+{
+	register_node('a', g.node);
+	g.node_at = (int64_t)time(NULL);
+	node_report(g.node, "affirming", g.node_at);
 }
 
 static int
@@ -288,7 +317,7 @@ test_results_node_result_claims_are_exact(void **state)
 	assert_true(iat > 0 && llabs(iat - (int64_t)time(NULL)) < 60);
 	snprintf(sub, sizeof(sub), "node/%s", g.node);
 	want = json_pack("{s:s, s:I, s:I, s:s, s:{s:s, s:s}, s:{s:s, s:s}, "
-	    "s:s, s:{s:{s:s, s:o}}}",
+	    "s:s, s:I, s:{s:{s:s, s:o, s:I}}}",
 	    "eat_profile", "tag:github.com,2023:veraison/ear",
 	    "iat", (json_int_t)iat, "exp", (json_int_t)(iat + 120),
 	    "sub", sub,
@@ -297,8 +326,10 @@ test_results_node_result_claims_are_exact(void **state)
 	    "ear_verifier_id", "developer", RESULTS_DEVELOPER, "build",
 	    RESULTS_BUILD,
 	    "eat_nonce", "bm9uY2UtMTIzNDU2Nzg",
+	    "vigil.appraised-at", (json_int_t)g.node_at,
 	    "submods", "tpm", "ear.status", "affirming",
-	    "ear.trustworthiness-vector", json_loads(vector, 0, NULL));
+	    "ear.trustworthiness-vector", json_loads(vector, 0, NULL),
+	    "vigil.appraised-at", (json_int_t)g.node_at);
 	assert_non_null(want);
 	json_object_foreach(claims, k, v) {
 		(void)v;
@@ -492,9 +523,14 @@ test_results_computation_is_its_tenants(void **state)
 	tok = get_jwt(path, g.acme);
 	set = get_jwks();
 	assert_int_equal(jwt_verify_es256(tok, set, &claims, NULL), 0);
-	want = json_pack("{s:{s:s, s:{}}}", "checkpoints", "ear.status",
-	    "none", "ear.trustworthiness-vector");
+	assert_int_equal(store_comp_get(g.vc.store, id, &c), 0);
+	want = json_pack("{s:{s:s, s:{}, s:I}}", "checkpoints", "ear.status",
+	    "none", "ear.trustworthiness-vector", "vigil.appraised-at",
+	    (json_int_t)c.created_at);
+	comp_rec_clear(&c);
 	assert_true(json_equal(json_object_get(claims, "submods"), want));
+	assert_int_equal(json_integer_value(json_object_get(claims,
+	    "vigil.appraised-at")), c.created_at);
 	json_decref(want);
 	json_decref(claims);
 	free(tok);
@@ -513,9 +549,11 @@ test_results_vm_has_guest_and_host_submodules_for_its_tenant(void **state)
 	    "\"reasons\":[\"r\"]}}";
 	struct vm_result_commit rc;
 	struct vm_attest_req ar;
+	struct vm_rec vm;
 	char id[VM_ID_LEN + 1], path[128];
 	json_t *set, *claims = NULL, *want;
 	struct reply r;
+	int64_t at;
 	char *tok;
 
 	(void)state;
@@ -533,18 +571,23 @@ test_results_vm_has_guest_and_host_submodules_for_its_tenant(void **state)
 	rc.node_id = g.node;
 	rc.status = "warning";
 	rc.result_json = result;
+	rc.move = 1;		/* placed on g.node, fresh and affirming */
 	assert_int_equal(store_vm_result(g.vc.store, &rc), 0);
 	vm_attest_req_clear(&ar);
+	assert_int_equal(store_vm_get(g.vc.store, id, NULL, &vm), 0);
+	at = vm.last_appraisal_at;
+	vm_rec_free(&vm);
 	assert_int_equal(get(path, g.other, &r), 404);
 	buf_free(&r.body);
 	tok = get_jwt(path, g.acme);
 	set = get_jwks();
 	assert_int_equal(jwt_verify_es256(tok, set, &claims, NULL), 0);
-	want = json_pack("{s:{s:s, s:{s:i}}, s:{s:s, s:{s:i}}}",
+	want = json_pack("{s:{s:s, s:{s:i}, s:I}, s:{s:s, s:{s:i}, s:I}}",
 	    "guest", "ear.status", "affirming", "ear.trustworthiness-vector",
-	    "instance-identity", 2,
+	    "instance-identity", 2, "vigil.appraised-at", (json_int_t)at,
 	    "host", "ear.status", "warning", "ear.trustworthiness-vector",
-	    "hardware", 32);
+	    "hardware", 32, "vigil.appraised-at", (json_int_t)(at > g.node_at ?
+	    at : g.node_at));
 	if (!json_equal(json_object_get(claims, "submods"), want))
 		fail_msg("submods: %s", json_dumps(json_object_get(claims,
 		    "submods"), 0));
@@ -554,6 +597,140 @@ test_results_vm_has_guest_and_host_submodules_for_its_tenant(void **state)
 	free(tok);
 	tok = get_jwt(path, g.op);
 	free(tok);
+}
+
+/* The claims of the signed result at path (token's), verified. */
+static json_t *
+signed_claims(const char *path, const char *token)
+{
+	json_t *set, *claims = NULL;
+	char *tok;
+
+	tok = get_jwt(path, token);
+	set = get_jwks();
+	assert_int_equal(jwt_verify_es256(tok, set, &claims, NULL), 0);
+	json_decref(set);
+	free(tok);
+	return claims;
+}
+
+static const char *
+submod_status(const json_t *claims, const char *part)
+{
+	return json_string_value(json_object_get(json_object_get(
+	    json_object_get(claims, "submods"), part), "ear.status"));
+}
+
+static int64_t
+submod_at(const json_t *claims, const char *part)
+{
+	return (int64_t)json_integer_value(json_object_get(json_object_get(
+	    json_object_get(claims, "submods"), part), "vigil.appraised-at"));
+}
+
+/* A node whose last accepted quote is an hour old is signed `none`, with
+ * the time of the appraisal it last had (not the signing time). */
+static void
+test_results_node_without_fresh_quote_is_signed_none(void **state)
+{
+	int64_t then = (int64_t)time(NULL) - 3600;
+	char id[65], path[128];
+	json_t *claims;
+
+	(void)state;
+	register_node('b', id);
+	node_report(id, "affirming", then);
+	snprintf(path, sizeof(path), "/v1/results/node/%s", id);
+	claims = signed_claims(path, g.op);
+	assert_string_equal(submod_status(claims, "tpm"), "none");
+	assert_int_equal(submod_at(claims, "tpm"), then);
+	assert_int_equal(json_integer_value(json_object_get(claims,
+	    "vigil.appraised-at")), then);
+	assert_true(json_integer_value(json_object_get(claims, "iat")) >=
+	    then + 3600);
+	json_decref(claims);
+}
+
+/* An attested VM placed on node tag (reported status at `at`): its id. */
+static void
+vm_on_node(char tag, const char *name, const char *host_status, int64_t at,
+    char node[65], char id[VM_ID_LEN + 1])
+{
+	static const char result[] = "{\"vm\":\"x\",\"status\":"
+	    "\"affirming\",\"guest\":{\"status\":\"affirming\","
+	    "\"trustworthiness-vector\":{\"instance-identity\":2},"
+	    "\"reasons\":[]},\"host\":{\"status\":\"affirming\","
+	    "\"trustworthiness-vector\":{\"hardware\":2},\"reasons\":[]}}";
+	struct vm_result_commit rc;
+	struct vm_attest_req ar;
+
+	register_node(tag, node);
+	node_report(node, host_status, at);
+	assert_int_equal(store_vm_create(g.vc.store, "acme", name, id), 0);
+	memset(&ar, 0, sizeof(ar));
+	assert_int_equal(store_vm_attest_add(g.vc.store, id, node, 60, &ar),
+	    0);
+	memset(&rc, 0, sizeof(rc));
+	rc.req_id = ar.id;
+	rc.vm_id = id;
+	rc.node_id = node;
+	rc.status = "affirming";
+	rc.result_json = result;
+	rc.move = 1;
+	assert_int_equal(store_vm_result(g.vc.store, &rc), 0);
+	vm_attest_req_clear(&ar);
+}
+
+/* The VM attested affirming; then its host turned contraindicated: the
+ * result signed now says contraindicated (both parts), and when each was
+ * appraised. */
+static void
+test_results_vm_after_host_turned_contraindicated_is_contraindicated(
+    void **state)
+{
+	int64_t now = (int64_t)time(NULL), later;
+	char node[65], id[VM_ID_LEN + 1], path[128];
+	struct vm_rec vm;
+	json_t *claims;
+
+	(void)state;
+	vm_on_node('c', "db", "affirming", now, node, id);
+	snprintf(path, sizeof(path), "/v1/results/vm/%s", id);
+	claims = signed_claims(path, g.acme);
+	assert_string_equal(submod_status(claims, "guest"), "affirming");
+	assert_string_equal(submod_status(claims, "host"), "affirming");
+	json_decref(claims);
+	later = now + 5;	/* the host's next push */
+	node_report(node, "contraindicated", later);
+	assert_int_equal(store_vm_get(g.vc.store, id, NULL, &vm), 0);
+	claims = signed_claims(path, g.acme);
+	assert_string_equal(submod_status(claims, "guest"),
+	    "contraindicated");
+	assert_string_equal(submod_status(claims, "host"), "contraindicated");
+	assert_int_equal(submod_at(claims, "guest"), vm.last_appraisal_at);
+	assert_int_equal(submod_at(claims, "host"), later);
+	assert_int_equal(json_integer_value(json_object_get(claims,
+	    "vigil.appraised-at")), vm.last_appraisal_at);
+	vm_rec_free(&vm);
+	json_decref(claims);
+}
+
+/* A VM whose host stopped quoting an hour ago: `none`, though its own
+ * last attestation affirmed. */
+static void
+test_results_vm_on_stale_host_is_none(void **state)
+{
+	char node[65], id[VM_ID_LEN + 1], path[128];
+	json_t *claims;
+
+	(void)state;
+	vm_on_node('d', "cache", "affirming", (int64_t)time(NULL) - 3600, node,
+	    id);
+	snprintf(path, sizeof(path), "/v1/results/vm/%s", id);
+	claims = signed_claims(path, g.acme);
+	assert_string_equal(submod_status(claims, "guest"), "none");
+	assert_string_equal(submod_status(claims, "host"), "none");
+	json_decref(claims);
 }
 
 static void
@@ -617,6 +794,11 @@ main(void)
 		    test_results_vm_has_guest_and_host_submodules_for_its_tenant),
 		cmocka_unit_test(
 		    test_results_cli_verify_exits_0_and_2_when_not_found),
+		cmocka_unit_test(
+		    test_results_node_without_fresh_quote_is_signed_none),
+		cmocka_unit_test(
+		    test_results_vm_after_host_turned_contraindicated_is_contraindicated),
+		cmocka_unit_test(test_results_vm_on_stale_host_is_none),
 		cmocka_unit_test(test_results_key_dir_defaults_beside_the_store),
 	};
 

@@ -36,7 +36,7 @@
 
 static struct tsrv g;
 static struct {
-	char node[65], stale[65];
+	char node[65], stale[65], node_c[65];
 	EVP_PKEY *wrap, *other;
 } w;
 
@@ -104,6 +104,7 @@ group_setup(void **state)
 	assert_non_null(w.other = EVP_EC_gen("P-256"));
 	add_node('a', "affirming", (int64_t)time(NULL), w.node);
 	add_node('b', "affirming", (int64_t)time(NULL) - 3600, w.stale);
+	add_node('c', "affirming", (int64_t)time(NULL), w.node_c);
 	return 0;
 }
 
@@ -140,6 +141,19 @@ key_body(const char *node, const char *id, const char *tenant, EVP_PKEY *to)
 	json_decref(o);
 	buf_free(&blob);
 	return s;
+}
+
+/* key_body, freed by the caller's request (a static copy). */
+static const char *
+key_body_keep(const char *node, const char *id, const char *tenant,
+    EVP_PKEY *to)
+{
+	static char keep[2048];
+	char *s = key_body(node, id, tenant, to);
+
+	snprintf(keep, sizeof(keep), "%s", s);
+	free(s);
+	return keep;
 }
 
 static long
@@ -268,6 +282,100 @@ test_key_uses_for_its_owner_only(void **state)
 	}
 }
 
+/* Commits KEY_USE entries for key_id, seqs first.., to node's log. */
+static void
+log_key_uses(const char *node, const char *key_id, uint64_t first,
+    size_t n)
+{
+	struct smmlog_entry e;
+	struct buf b[4] = { BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT };
+	const uint8_t *ep[4];
+	size_t el[4], i;
+	uint64_t es[4];
+	struct smm_pins p;
+
+	assert_true(n <= 4);
+	for (i = 0; i < n; i++) {
+		memset(&e, 0, sizeof(e));
+		e.kind = SMMLOG_KIND_KEY_USE;
+		e.seq = first + i;
+		e.u.k.key_id = key_id;
+		e.u.k.key_id_len = strlen(key_id);
+		e.u.k.op = MM_OP_HMAC;
+		e.u.k.granted = 1;
+		assert_int_equal(smmlog_entry_encode(&e, &b[i]), 0);
+		ep[i] = b[i].data;
+		el[i] = b[i].len;
+		es[i] = first + i;
+	}
+	assert_int_equal(store_smm_pins_get(g.vc.store, node, &p), 0);
+	p.seq = first + n - 1;
+	assert_int_equal(store_smm_commit(g.vc.store, node, &p, ep, el, es,
+	    n), 0);
+	for (i = 0; i < n; i++)
+		buf_free(&b[i]);
+}
+
+/* A second tenant may name its key as the first did (on another node):
+ * 201, no "taken", and each audit holds only its own node's entries; a
+ * node logging uses under another node's key id is not in that key's
+ * audit. */
+static void
+test_key_ids_are_per_tenant_and_audits_per_node(void **state)
+{
+	struct treply r;
+	json_t *ents;
+	size_t i;
+
+	assert_int_equal(post_key(g.a, key_body(w.node, "shared", "acme",
+	    w.wrap)), 201);
+	assert_int_equal(req("POST", "/v1/keys", g.b, key_body_keep(
+	    w.node_c, "shared", "globex", w.wrap), &r), 201);
+	assert_string_equal(json_string_value(json_object_get(r.j, "id")),
+	    "shared");
+	assert_string_equal(json_string_value(json_object_get(r.j, "node")),
+	    w.node_c);
+	treply_free(&r);
+	/* acme's key: one use on its node; node c logs three under the same
+	 * id (globex's key, or a hostile node pushing acme's off the
+	 * pages). */
+	log_key_uses(w.node, "shared", 2, 1);
+	log_key_uses(w.node_c, "shared", 1, 3);
+	assert_int_equal(req("GET", "/v1/keys/shared/uses?limit=2", g.a, NULL,
+	    &r), 200);
+	ents = json_object_get(r.j, "entries");
+	assert_int_equal(json_array_size(ents), 1);
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(ents, 0), "node")), w.node);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(
+	    ents, 0), "seq")), 2);
+	treply_free(&r);
+	assert_int_equal(req("GET", "/v1/keys/shared/uses", g.b, NULL, &r),
+	    200);
+	ents = json_object_get(r.j, "entries");
+	assert_int_equal(json_array_size(ents), 3);
+	for (i = 0; i < 3; i++)
+		assert_string_equal(json_string_value(json_object_get(
+		    json_array_get(ents, i), "node")), w.node_c);
+	treply_free(&r);
+	/* Again by its owner: 409, naming it as theirs. */
+	assert_int_equal(req("POST", "/v1/keys", g.b, key_body_keep(
+	    w.node_c, "shared", "globex", w.wrap), &r), 409);
+	assert_string_equal(treply_detail(&r),
+	    "you already have a key with id shared");
+	treply_free(&r);
+	/* On acme's node the id is the node SMM service's one name for
+	 * acme's key: refused, not delivered beside it (docs/smm.md). */
+	assert_int_equal(req("POST", "/v1/keys", g.b, key_body_keep(
+	    w.node, "k1", "globex", w.wrap), &r), 409);
+	assert_non_null(strstr(json_string_value(json_object_get(r.j,
+	    "type")), "key-id-unavailable"));
+	assert_non_null(strstr(treply_detail(&r), "SMM service cannot take "
+	    "key id k1 (one key namespace per node, docs/smm.md): choose "
+	    "another id"));
+	treply_free(&r);
+}
+
 static void
 test_reference_sets_numbered_and_signed_by_the_verifier(void **state)
 {
@@ -330,6 +438,8 @@ main(void)
 		cmocka_unit_test(
 		    test_keys_stored_only_for_own_tenant_pinned_key_fresh_node),
 		cmocka_unit_test(test_key_uses_for_its_owner_only),
+		cmocka_unit_test(
+		    test_key_ids_are_per_tenant_and_audits_per_node),
 		cmocka_unit_test(
 		    test_reference_sets_numbered_and_signed_by_the_verifier),
 	};

@@ -1,5 +1,6 @@
 /* store_smm: SMM pins and chain state, accepted entries, the key-use
- * index, wrapped keys and reference sets (db/migrations/0004_smm.sql). */
+ * index, wrapped keys and reference sets (db/migrations/0004_smm.sql,
+ * 0011: taints per region, key ids per tenant). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -25,6 +26,30 @@ struct fx {
 
 static uint8_t ek[] = { 0, 4, 1, 2, 3, 4 };
 static uint8_t ak[] = { 0, 4, 9, 9, 9, 9 };
+static uint8_t ek2[] = { 0, 4, 5, 6, 7, 8 };
+static uint8_t ak2[] = { 0, 4, 8, 8, 8, 8 };
+
+/* A second active node, id "bbbb...". */
+static void
+add_node_b(struct fx *f, char id[65])
+{
+	struct agent_rec a;
+
+	memset(&a, 0, sizeof(a));
+	memset(a.id, 'b', 64);
+	snprintf(a.hostname, sizeof(a.hostname), "node-b");
+	a.ek_pub = ek2;
+	a.ek_pub_len = sizeof(ek2);
+	a.ak_pub = ak2;
+	a.ak_pub_len = sizeof(ak2);
+	a.ak_name[1] = 0x0b;
+	memset(a.ak_name + 2, 'b', 32);
+	a.ak_name_len = 34;
+	assert_int_equal(store_agent_register(f->s, &a, NULL), 0);
+	assert_int_equal(store_agent_activate(f->s, a.id, a.secret_hash, NULL,
+	    NULL), 0);
+	memcpy(id, a.id, 65);
+}
 
 static int
 setup(void **state)
@@ -114,15 +139,19 @@ test_store_smm_pins_round_trip_and_update(void **state)
 	assert_int_equal(store_smm_pins_get(f->s, f->id, &got),
 	    VIGIL_ENOTFOUND);
 	pins(&p, 0);
-	snprintf(p.taint, sizeof(p.taint), "page(s) 2 changed");
-	snprintf(p.taint_key, sizeof(p.taint_key), "hv\tr");
+	p.n_taints = 1;
+	snprintf(p.taints[0].target, sizeof(p.taints[0].target), "hv");
+	snprintf(p.taints[0].region, sizeof(p.taints[0].region), "r");
+	snprintf(p.taints[0].reason, sizeof(p.taints[0].reason),
+	    "page(s) 2 changed");
 	assert_int_equal(store_smm_commit(f->s, f->id, &p, NULL, NULL, NULL,
 	    0), 0);
 	assert_int_equal(store_smm_pins_get(f->s, f->id, &got), 0);
 	assert_true(got.have);
 	assert_memory_equal(got.log_pub, p.log_pub, 91);
 	assert_int_equal(got.wrap_pub_len, 91);
-	assert_string_equal(got.taint, "page(s) 2 changed");
+	assert_int_equal(got.n_taints, 1);
+	assert_string_equal(got.taints[0].reason, "page(s) 2 changed");
 	/* An update moves the chain state; the pinned keys stay. */
 	pins(&p, 7);
 	memset(p.log_pub, 9, 91);
@@ -133,7 +162,55 @@ test_store_smm_pins_round_trip_and_update(void **state)
 	assert_int_equal(got.seq, 7);
 	assert_int_equal(got.gaps, 2);
 	assert_int_equal(got.log_pub[0], 2);
-	assert_string_equal(got.taint, "");
+	assert_int_equal(got.n_taints, 0);
+	assert_string_equal(got.overflow, "");
+}
+
+/* Taints are per (target, region), kept in order, with the overflow
+ * beside them; re-enrolment drops them with the pins. */
+static void
+test_store_smm_taints_per_region_round_trip(void **state)
+{
+	struct fx *f = *state;
+	struct smm_pins p, got;
+	int i;
+
+	pins(&p, 4);
+	for (i = 0; i < 3; i++) {
+		snprintf(p.taints[i].target, sizeof(p.taints[i].target),
+		    "hv");
+		snprintf(p.taints[i].region, sizeof(p.taints[i].region),
+		    "%c", "zab"[i]);
+		snprintf(p.taints[i].reason, sizeof(p.taints[i].reason),
+		    "region %c changed", "zab"[i]);
+	}
+	p.n_taints = 3;
+	snprintf(p.overflow, sizeof(p.overflow), "too many");
+	assert_int_equal(store_smm_commit(f->s, f->id, &p, NULL, NULL, NULL,
+	    0), 0);
+	assert_int_equal(store_smm_pins_get(f->s, f->id, &got), 0);
+	assert_int_equal(got.n_taints, 3);
+	assert_string_equal(got.taints[0].region, "z");
+	assert_string_equal(got.taints[1].region, "a");
+	assert_string_equal(got.taints[2].reason, "region b changed");
+	assert_string_equal(got.overflow, "too many");
+	/* One region cleared: only its row goes. */
+	p.taints[0] = p.taints[2];
+	p.n_taints = 2;
+	assert_int_equal(store_smm_commit(f->s, f->id, &p, NULL, NULL, NULL,
+	    0), 0);
+	assert_int_equal(store_smm_pins_get(f->s, f->id, &got), 0);
+	assert_int_equal(got.n_taints, 2);
+	assert_string_equal(got.taints[0].region, "b");
+	assert_string_equal(got.taints[1].region, "a");
+	assert_int_equal(store_agent_approve_reenrol(f->s, f->id), 0);
+	assert_int_equal(store_smm_pins_get(f->s, f->id, &got),
+	    VIGIL_ENOTFOUND);
+	pins(&p, 0);
+	assert_int_equal(store_smm_commit(f->s, f->id, &p, NULL, NULL, NULL,
+	    0), 0);
+	assert_int_equal(store_smm_pins_get(f->s, f->id, &got), 0);
+	assert_int_equal(got.n_taints, 0);
 }
 
 /* After a TPM clear the operator approves re-enrolment: the SMM keys the
@@ -186,11 +263,13 @@ test_store_smm_entries_and_key_uses(void **state)
 	assert_int_equal(n, 2);
 	assert_int_equal(rows[0].seq, 2);
 	store_smm_rows_free(rows, n);
-	assert_int_equal(store_smm_key_uses(f->s, "k1", 0, 2, &rows, &n), 0);
+	assert_int_equal(store_smm_key_uses(f->s, f->id, "k1", 0, 2, &rows,
+	    &n), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(rows[1].seq, 2);
 	store_smm_rows_free(rows, n);
-	assert_int_equal(store_smm_key_uses(f->s, "k2", 0, 10, &rows, &n), 0);
+	assert_int_equal(store_smm_key_uses(f->s, f->id, "k2", 0, 10, &rows,
+	    &n), 0);
 	assert_int_equal(n, 0);
 	store_smm_rows_free(rows, n);
 	assert_int_equal(store_smm_log_page(f->s, f->id, 0, 0, &rows, &n),
@@ -210,9 +289,9 @@ test_store_smm_keys_pending_until_delivered(void **state)
 
 	assert_int_equal(store_smm_key_add(f->s, "k1", "acme", f->id, blob,
 	    sizeof(blob)), 0);
-	assert_int_equal(store_smm_key_add(f->s, "k1", "globex", f->id, blob,
+	assert_int_equal(store_smm_key_add(f->s, "k1", "acme", f->id, blob,
 	    sizeof(blob)), VIGIL_EEXIST);
-	assert_int_equal(store_smm_key_get(f->s, "k1", &k), 0);
+	assert_int_equal(store_smm_key_get(f->s, "acme", "k1", &k), 0);
 	assert_string_equal(k.tenant, "acme");
 	assert_string_equal(k.agent_id, f->id);
 	assert_int_equal(store_smm_keys_pending(f->s, f->id, 4, blobs, lens,
@@ -221,12 +300,78 @@ test_store_smm_keys_pending_until_delivered(void **state)
 	assert_string_equal(ids[0], "k1");
 	assert_memory_equal(blobs[0], blob, sizeof(blob));
 	free(blobs[0]);
-	assert_int_equal(store_smm_key_delivered(f->s, "k1"), 0);
+	assert_int_equal(store_smm_key_delivered(f->s, f->id, "k1"), 0);
 	assert_int_equal(store_smm_keys_pending(f->s, f->id, 4, blobs, lens,
 	    ids, &n), 0);
 	assert_int_equal(n, 0);
-	assert_int_equal(store_smm_key_get(f->s, "nope", &k),
+	assert_int_equal(store_smm_key_get(f->s, "acme", "nope", &k),
 	    VIGIL_ENOTFOUND);
+}
+
+/* Key ids are per tenant: another tenant's same id on another node is
+ * its own key, and neither sees the other's; on the same node (one key
+ * namespace in its SMM service) it is refused as EDENIED, not EEXIST. */
+static void
+test_store_smm_key_ids_are_per_tenant(void **state)
+{
+	struct fx *f = *state;
+	struct smm_key_rec k;
+	uint8_t blob[4] = { 1, 2, 3, 4 };
+	char b[65];
+
+	add_node_b(f, b);
+	assert_int_equal(store_smm_key_add(f->s, "k1", "acme", f->id, blob,
+	    sizeof(blob)), 0);
+	assert_int_equal(store_smm_key_get(f->s, "globex", "k1", &k),
+	    VIGIL_ENOTFOUND);
+	assert_int_equal(store_smm_key_add(f->s, "k1", "globex", b, blob,
+	    sizeof(blob)), 0);
+	assert_int_equal(store_smm_key_get(f->s, "globex", "k1", &k), 0);
+	assert_string_equal(k.agent_id, b);
+	assert_int_equal(store_smm_key_get(f->s, "acme", "k1", &k), 0);
+	assert_string_equal(k.agent_id, f->id);
+	assert_int_equal(store_smm_key_add(f->s, "k1", "initech", f->id,
+	    blob, sizeof(blob)), VIGIL_EDENIED);
+	assert_int_equal(store_smm_key_get(f->s, "initech", "k1", &k),
+	    VIGIL_ENOTFOUND);
+}
+
+/* A node logging uses under another node's key id: not in the audit of
+ * the key, which reads only its own node's log. */
+static void
+test_store_smm_key_uses_only_from_the_keys_node(void **state)
+{
+	struct fx *f = *state;
+	struct buf e[3] = { BUF_INIT, BUF_INIT, BUF_INIT };
+	const uint8_t *ep[3];
+	size_t el[3], n, i;
+	uint64_t es[3] = { 1, 2, 3 };
+	struct smm_log_row *rows = NULL;
+	struct smm_pins p;
+	char b[65];
+
+	add_node_b(f, b);
+	for (i = 0; i < 3; i++) {
+		key_entry(&e[i], i + 1, 1);
+		ep[i] = e[i].data;
+		el[i] = e[i].len;
+	}
+	pins(&p, 1);
+	assert_int_equal(store_smm_commit(f->s, f->id, &p, ep, el, es, 1), 0);
+	pins(&p, 3);
+	assert_int_equal(store_smm_commit(f->s, b, &p, ep, el, es, 3), 0);
+	assert_int_equal(store_smm_key_uses(f->s, f->id, "k1", 0, 256, &rows,
+	    &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].agent_id, f->id);
+	assert_int_equal(rows[0].seq, 1);
+	store_smm_rows_free(rows, n);
+	assert_int_equal(store_smm_key_uses(f->s, b, "k1", 0, 256, &rows,
+	    &n), 0);
+	assert_int_equal(n, 3);
+	store_smm_rows_free(rows, n);
+	for (i = 0; i < 3; i++)
+		buf_free(&e[i]);
 }
 
 static void
@@ -279,6 +424,14 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_store_smm_refsets_newest_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_store_smm_taints_per_region_round_trip, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_store_smm_key_ids_are_per_tenant, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_store_smm_key_uses_only_from_the_keys_node, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
