@@ -324,13 +324,40 @@ store_w_item(sqlite3 *db, const char *agent, const struct item_in *it,
 	return r;
 }
 
-/* Advances the epoch's acked_seq over the items stored contiguously. */
+/* The last seq of a reported gap that covers seq (0 if none). */
+static int
+store_w_gap_end(sqlite3 *db, const char *agent, uint64_t epoch, uint64_t seq,
+    uint64_t *end)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	*end = 0;
+	if ((r = store_prep(db, "SELECT max(last_seq) FROM item_gaps WHERE "
+	    "agent_id = ? AND epoch = ? AND first_seq <= ?3 AND "
+	    "last_seq >= ?3", &st)) != 0)
+		return r;
+	store_bind_text(st, 1, agent);
+	sqlite3_bind_int64(st, 2, (int64_t)epoch);
+	sqlite3_bind_int64(st, 3, (int64_t)seq);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*end = (uint64_t)sqlite3_column_int64(st, 0);
+	else if (rc != SQLITE_DONE)
+		r = store_dberr(db, "select item_gaps");
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* Advances the epoch's acked_seq over the items stored contiguously; the
+ * items of a gap the agent reported count as stored (they will never
+ * come: the gap item says so, and is itself stored). */
 static int
 store_w_advance(sqlite3 *db, const char *agent, uint64_t epoch, int64_t now,
     uint64_t *acked)
 {
 	sqlite3_stmt *st = NULL;
-	uint64_t seq = 0;
+	uint64_t seq = 0, end;
 	int r, rc;
 
 	if ((r = store_prep(db, "INSERT INTO epochs (agent_id, epoch, "
@@ -357,8 +384,15 @@ store_w_advance(sqlite3 *db, const char *agent, uint64_t epoch, int64_t now,
 		sqlite3_reset(st);
 		sqlite3_bind_int64(st, 3, (int64_t)(seq + 1));
 		rc = sqlite3_step(st);
-		if (rc == SQLITE_DONE)
-			break;
+		if (rc == SQLITE_DONE) {
+			if ((r = store_w_gap_end(db, agent, epoch, seq + 1,
+			    &end)) != 0)
+				goto out;
+			if (end <= seq)
+				break;
+			seq = end;
+			continue;
+		}
 		if (rc != SQLITE_ROW) {
 			r = store_dberr(db, "select item");
 			goto out;
