@@ -490,6 +490,87 @@ appraise_refs(const struct appraise_in *in, struct appraise_out *out)
 	return 0;
 }
 
+/* One reason for the chunks of one fate: "seq 7" or "seq 7-9". */
+static void
+appraise_chunk_seqs(const struct appraise_in *in, const enum chunk_fate *f,
+    enum chunk_fate want, uint32_t boot, char *out, size_t cap)
+{
+	uint64_t first = 0, last = 0;
+	size_t i;
+
+	for (i = 0; i < in->n_items; i++) {
+		if (f[i] != want || in->items[i].boot_count != boot)
+			continue;
+		if (first == 0)
+			first = in->items[i].seq;
+		last = in->items[i].seq;
+	}
+	if (first == last)
+		snprintf(out, cap, "seq %llu", (unsigned long long)first);
+	else
+		snprintf(out, cap, "seq %llu-%llu", (unsigned long long)first,
+		    (unsigned long long)last);
+}
+
+/* The fate of each event-log chunk (enum chunk_fate), with a reason for
+ * every chunk not stored: why names the check the quoted boot's log
+ * failed (NULL when it verified). */
+static int
+appraise_chunks(const struct appraise_in *in, uint32_t quoted_boot,
+    const char *why, struct appraise_out *out)
+{
+	struct ear *e = &out->ear;
+	enum chunk_fate *f;
+	uint32_t boot;
+	char seqs[64];
+	size_t i, k;
+
+	for (i = 0; i < in->n_items; i++)
+		if (in->items[i].kind == VIGIL__ITEM_KIND__ITEM_EVENT_LOG)
+			break;
+	if (i == in->n_items)
+		return 0;
+	if ((f = calloc(in->n_items, sizeof(*f))) == NULL)
+		return VIGIL_ENOMEM;
+	for (i = 0; i < in->n_items; i++) {
+		if (in->items[i].kind != VIGIL__ITEM_KIND__ITEM_EVENT_LOG)
+			continue;
+		boot = in->items[i].boot_count;
+		if (boot == quoted_boot)
+			f[i] = why == NULL ? CHUNK_STORE : CHUNK_REFUSED;
+		else
+			f[i] = boot < quoted_boot ? CHUNK_OLD_BOOT :
+			    CHUNK_REFUSED;
+	}
+	/* One reason per boot the push has chunks of, in item order. */
+	for (i = 0; i < in->n_items; i++) {
+		if (f[i] == CHUNK_NONE || f[i] == CHUNK_STORE)
+			continue;
+		boot = in->items[i].boot_count;
+		for (k = 0; k < i; k++)
+			if (f[k] != CHUNK_NONE &&
+			    in->items[k].boot_count == boot)
+				break;
+		if (k < i)
+			continue;
+		appraise_chunk_seqs(in, f, f[i], boot, seqs, sizeof(seqs));
+		if (boot == quoted_boot) {
+			ear_reason(e, "event log chunk(s) %s of boot %u "
+			    "refused, not stored: %s", seqs, boot, why);
+		} else if (boot > quoted_boot) {
+			ear_reason(e, "event log chunk(s) %s of boot %u "
+			    "refused, not stored: the quote is of boot %u, an "
+			    "earlier one", seqs, boot, quoted_boot);
+			ear_claim(&e->configuration, AR_WARN_CONFIG);
+		} else
+			ear_reason(e, "event log chunk(s) %s of boot %u kept "
+			    "as evidence, not appraised: the quote is of boot "
+			    "%u", seqs, boot, quoted_boot);
+	}
+	out->fate = f;
+	return 0;
+}
+
 int
 appraise_quote(const struct appraise_in *in, struct appraise_out *out)
 {
@@ -499,7 +580,8 @@ appraise_quote(const struct appraise_in *in, struct appraise_out *out)
 	TPM2B_PUBLIC ak;
 	struct quote q;
 	const char *why = NULL;
-	int r;
+	size_t n_before;
+	int r, r2;
 
 	memset(out, 0, sizeof(*out));
 	ear_init(e);
@@ -550,9 +632,17 @@ appraise_quote(const struct appraise_in *in, struct appraise_out *out)
 	out->qs.safe = q.attest.clockInfo.safe;
 	out->qs.at = in->now;
 
+	n_before = e->n_reasons;
 	r = appraise_pcrs(in, &q, out);
 	if (r != 0 && r != VIGIL_EVERIFY)
 		goto fail;
+	out->evlog_ok = r == 0;
+	if ((r2 = appraise_chunks(in, q.attest.clockInfo.resetCount,
+	    r == 0 ? NULL : e->n_reasons > n_before ? e->reasons[n_before] :
+	    "the event log did not verify", out)) != 0) {
+		r = r2;
+		goto fail;
+	}
 	if (appraise_clock(in, &q.attest.clockInfo, e)) {
 		out->qs.clock = in->prev->clock;
 		out->qs.reset_count = in->prev->reset_count;
@@ -573,4 +663,6 @@ appraise_out_free(struct appraise_out *out)
 		return;
 	free(out->learnt_doc);
 	out->learnt_doc = NULL;
+	free(out->fate);
+	out->fate = NULL;
 }

@@ -35,6 +35,21 @@ struct appraise_in {
 	int64_t now;			/* unix seconds */
 };
 
+/* What becomes of each event-log chunk of the push (appraise_out.fate):
+ * only what was appraised is stored (docs/appraisal.md, "Event-log
+ * chunks"). */
+enum chunk_fate {
+	CHUNK_NONE = 0,		/* not an event-log chunk */
+	CHUNK_STORE,		/* its boot is the quoted one and the log with
+				 * it verified: appended to that log */
+	CHUNK_REFUSED,		/* the log with it did not verify, or its boot
+				 * is later than the quoted one: not stored and
+				 * not acknowledged (the agent sends it again) */
+	CHUNK_OLD_BOOT,		/* an earlier boot, which no quote can vouch
+				 * for any more: acknowledged and kept as
+				 * evidence, appended to no log */
+};
+
 struct appraise_out {
 	struct ear ear;
 	int nonce_err;		/* nonce_consume's refusal, or 0 */
@@ -49,6 +64,10 @@ struct appraise_out {
 	int pse_evaluated;	/* PCR 3's PSE events recomputed: pse holds
 				 * them (have 0: none), to pin (appraise_pse) */
 	struct pse_pins pse;
+	int evlog_ok;		/* the quoted boot's log (stored and this
+				 * push's chunks) replayed and its events held */
+	enum chunk_fate *fate;	/* n_items (malloc'd; NULL: no chunks), set
+				 * when quote_ok */
 };
 
 /* 0 with *out filled (whatever the verdict); a negative code only for an

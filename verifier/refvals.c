@@ -9,6 +9,7 @@
 #include "valid.h"
 
 struct refvals_pcrs {
+	uint32_t named;		/* PCRs the document names (even with []) */
 	size_t n[PCR_COUNT];
 	uint8_t (*v[PCR_COUNT])[SHA256_LEN];
 };
@@ -103,6 +104,7 @@ refvals_parse_pcrs(json_t *obj, const char *where, struct refvals_pcrs *p,
 			    where, k, REFVALS_MAX_VALUES);
 			return VIGIL_EINVAL;
 		}
+		p->named |= 1u << idx;
 		if (json_array_size(arr) == 0)
 			continue;
 		if ((p->v[idx] = calloc(json_array_size(arr),
@@ -294,6 +296,71 @@ refvals_parse(const char *json, size_t len, struct refvals **out,
 	return e;
 }
 
+/* The PCRs of mask as "0-7,11". */
+static void
+refvals_mask_str(uint32_t mask, char *out, size_t cap)
+{
+	size_t used = 0;
+	uint32_t i, j;
+	int n;
+
+	out[0] = '\0';
+	for (i = 0; i < PCR_COUNT && used < cap; i = j) {
+		if (!(mask & (1u << i))) {
+			j = i + 1;
+			continue;
+		}
+		for (j = i + 1; j < PCR_COUNT && (mask & (1u << j)); j++)
+			;
+		n = j - 1 > i ? snprintf(out + used, cap - used, "%s%u-%u",
+		    used ? "," : "", i, j - 1) : snprintf(out + used,
+		    cap - used, "%s%u", used ? "," : "", i);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
+
+static int
+refvals_pcrs_within(const struct refvals_pcrs *p, const char *where,
+    uint32_t quoted, char *why, size_t whylen)
+{
+	char list[80];
+	uint32_t i;
+
+	for (i = 0; i < PCR_COUNT; i++) {
+		if (!(p->named & (1u << i)) || (quoted & (1u << i)))
+			continue;
+		refvals_mask_str(quoted, list, sizeof(list));
+		snprintf(why, whylen, "%s.\"%u\": PCR %u is outside the quoted "
+		    "selection (PCRs %s): no quote covers it, so a reference "
+		    "value for it would never be compared", where, i, i, list);
+		return VIGIL_EINVAL;
+	}
+	return 0;
+}
+
+int
+refvals_check_selection(const struct refvals *r, uint32_t quoted, char *why,
+    size_t whylen)
+{
+	char where[128];
+	size_t i;
+	int e;
+
+	if ((e = refvals_pcrs_within(&r->global, "pcrs", quoted, why,
+	    whylen)) != 0)
+		return e;
+	for (i = 0; i < r->n_nodes; i++) {
+		snprintf(where, sizeof(where), "nodes.\"%s\".pcrs",
+		    r->nodes[i].id);
+		if ((e = refvals_pcrs_within(&r->nodes[i].p, where, quoted,
+		    why, whylen)) != 0)
+			return e;
+	}
+	return 0;
+}
+
 void
 refvals_for(const struct refvals *r, const char *agent_id, uint32_t pcr,
     const uint8_t (**vals)[SHA256_LEN], size_t *n)
@@ -342,6 +409,10 @@ refvals_learn(const struct refvals *r,
 	uint32_t i;
 	int e = VIGIL_ENOMEM;
 
+	/* Only PCRs a quote covers are ever compared: learning any other
+	 * would write a reference value that PUT refuses. */
+	if ((mask & ~PCR_POLICY_MASK) != 0)
+		return VIGIL_EINVAL;
 	doc = r != NULL ? json_deep_copy(r->doc) : json_object();
 	if (doc == NULL)
 		goto out;

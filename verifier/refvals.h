@@ -39,9 +39,17 @@ void refvals_pse_images(const struct refvals *r,
  * Pointers into r. */
 void refvals_smm_images(const struct refvals *r,
     const uint8_t (**vals)[SHA256_LEN], size_t *n);
+/* VIGIL_EINVAL, with the field in why (e.g. `pcrs."9": PCR 9 is outside
+ * the quoted selection (PCRs 0-7,11): ...`), when the document names a
+ * PCR (globally or for a node, even with no value) outside quoted: such a
+ * reference value would never be compared (PUT /v1/reference-values
+ * refuses it, docs/appraisal.md). */
+int refvals_check_selection(const struct refvals *r, uint32_t quoted,
+    char *why, size_t whylen);
 /* A new document: r (or an empty one when NULL) whose fleet-wide "pcrs"
  * gain the values of the PCRs in mask (learn on first use: the first node's
- * values become every node's reference). Malloc'd JSON. */
+ * values become every node's reference). Malloc'd JSON. VIGIL_EINVAL
+ * when mask names a PCR outside PCR_POLICY_MASK. */
 int refvals_learn(const struct refvals *r,
     const struct pcrs *vals, uint32_t mask, char **json_out);
 

@@ -26,6 +26,7 @@
 #include "buf.h"
 #include "ckpt.h"
 #include "err.h"
+#include "evbus.h"
 #include "log.h"
 #include "replay.h"
 
@@ -673,6 +674,33 @@ struct replay_pool {
 	int stop;
 };
 
+/* replay.result for the computation's tenant (and operators), once its
+ * result is stored: {"replay", "computation", "status", "compared",
+ * "divergence"?, "error"?}. */
+static void
+replay_result_event(struct store *s, const struct replay_rec *r,
+    const struct replay_outcome *out, const char *div)
+{
+	char subject[16 + COMP_ID_LEN], *data = NULL;
+	json_t *d, *dv;
+
+	d = json_pack("{s:s, s:s, s:s, s:I}", "replay", r->id, "computation",
+	    r->comp_id, "status", out->status, "compared",
+	    (json_int_t)out->compared);
+	if (d == NULL)
+		return;
+	if (div != NULL && (dv = json_loads(div, 0, NULL)) != NULL)
+		json_object_set_new(d, "divergence", dv);
+	if (out->error[0] != '\0')
+		json_object_set_new(d, "error", json_string(out->error));
+	snprintf(subject, sizeof(subject), "computation/%s", r->comp_id);
+	if ((data = json_dumps(d, JSON_COMPACT)) != NULL)
+		(void)events_emit(s, "replay.result", subject,
+		    r->tenant[0] ? r->tenant : NULL, data);
+	free(data);
+	json_decref(d);
+}
+
 static void
 replay_pool_one(struct replay_pool *p, const struct replay_rec *r)
 {
@@ -696,6 +724,8 @@ replay_pool_one(struct replay_pool *p, const struct replay_rec *r)
 	    div, out.error[0] ? out.error : NULL, (int64_t)time(NULL))) != 0)
 		log_err("replay %s: storing the result failed: %s", r->id,
 		    vigil_strerror(e));
+	else
+		replay_result_event(p->s, r, &out, div);
 	free(div);
 }
 

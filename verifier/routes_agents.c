@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,12 +12,14 @@
 
 #include "agentca.h"
 #include "buf.h"
+#include "appraise_items.h"
 #include "appraise_quote.h"
 #include "routes_pse.h"
 #include "routes_smm.h"
 #include "routes_vms.h"
 #include "ear.h"
 #include "err.h"
+#include "evbus.h"
 #include "http.h"
 #include "log.h"
 #include "makecred.h"
@@ -607,12 +610,13 @@ routes_agents_nonce(struct http_req *req, struct http_resp *resp)
 
 /* ---- evidence ---- */
 
-/* Size checks of an Evidence message and its items; chunks decoded into
- * items[] (chunks[] keeps the unpacked messages alive). VIGIL_ETOOBIG for
- * a chunk over [limits] evlog_chunk_max_bytes, VIGIL_EINVAL otherwise. */
+/* Size checks of an Evidence message and its items; chunks and gaps
+ * decoded into items[] (chunks[] and gaps[] keep the unpacked messages
+ * alive). VIGIL_ETOOBIG for a chunk over [limits] evlog_chunk_max_bytes,
+ * VIGIL_EINVAL otherwise. */
 static int
 agents_evidence_items(const Vigil__Evidence *ev, struct item_in *items,
-    Vigil__EventLogChunk **chunks, struct smm_push *smm,
+    Vigil__EventLogChunk **chunks, Vigil__Gap **gaps, struct smm_push *smm,
     size_t chunk_max, char *why, size_t whylen)
 {
 	const Vigil__EvidenceItem *it;
@@ -673,11 +677,10 @@ agents_evidence_items(const Vigil__Evidence *ev, struct item_in *items,
 				    (unsigned long long)it->seq);
 				return VIGIL_EINVAL;
 			}
-			log_warn("evidence: agent spool reports a gap: items "
-			    "%llu-%llu dropped (%.100s)",
-			    (unsigned long long)gap->first_seq,
-			    (unsigned long long)gap->last_seq, gap->reason);
-			vigil__gap__free_unpacked(gap, NULL);
+			gaps[i] = gap;
+			items[i].gap_first = gap->first_seq;
+			items[i].gap_last = gap->last_seq;
+			items[i].gap_reason = gap->reason;
 			break;
 		case VIGIL__ITEM_KIND__ITEM_CHECKPOINT:
 		case VIGIL__ITEM_KIND__ITEM_COMPUTATION_END:
@@ -749,6 +752,57 @@ agents_evidence_reply(struct http_req *req, struct http_resp *resp,
 	return e;
 }
 
+/* After the commit: an event (and a log line) for an item stored as a
+ * conflict and for a new spool gap; a log line for a refused chunk. */
+static void
+agents_item_event(struct vctx *vc, const char *id, const struct item_in *it,
+    enum item_outcome oc)
+{
+	const char *kind = appraise_item_kind_name(it->kind);
+	json_t *d = NULL;
+	char *data = NULL;
+
+	if (oc == ITEM_REFUSED) {
+		log_warn("evidence: agent=%s event log chunk epoch=%llu "
+		    "seq=%llu (boot %u, offset %llu, %zu bytes) refused, not "
+		    "stored (reasons of the appraisal say why)", id,
+		    (unsigned long long)it->epoch,
+		    (unsigned long long)it->seq, it->boot_count,
+		    (unsigned long long)it->offset, it->chunk_len);
+		return;
+	}
+	if (oc == ITEM_CONFLICT) {
+		log_warn("evidence: agent=%s item epoch=%llu seq=%llu (%s) "
+		    "resent with different content (kept as a conflict)", id,
+		    (unsigned long long)it->epoch,
+		    (unsigned long long)it->seq, kind);
+		d = json_pack("{s:s, s:I, s:I, s:s, s:s}", "node", id,
+		    "epoch", (json_int_t)it->epoch, "seq",
+		    (json_int_t)it->seq, "kind", kind, "reason",
+		    "resent with different content");
+	} else if (oc == ITEM_NEW && it->kind == STORE_ITEM_GAP) {
+		log_warn("evidence: agent=%s spool reports a gap: items "
+		    "%llu-%llu of epoch %llu dropped (%.100s)", id,
+		    (unsigned long long)it->gap_first,
+		    (unsigned long long)it->gap_last,
+		    (unsigned long long)it->epoch,
+		    it->gap_reason ? it->gap_reason : "");
+		d = json_pack("{s:s, s:I, s:I, s:I, s:I, s:s}", "node", id,
+		    "epoch", (json_int_t)it->epoch, "seq",
+		    (json_int_t)it->seq, "first_seq",
+		    (json_int_t)it->gap_first, "last_seq",
+		    (json_int_t)it->gap_last, "reason",
+		    it->gap_reason ? it->gap_reason : "");
+	}
+	if (d == NULL)
+		return;
+	if ((data = json_dumps(d, JSON_COMPACT)) != NULL)
+		(void)events_emit(vc->store, oc == ITEM_CONFLICT ?
+		    "evidence.conflict" : "evidence.gap", id, NULL, data);
+	free(data);
+	json_decref(d);
+}
+
 /* Stores the outcome: items, appraisal and quote state in one job when
  * the quote held; the appraisal alone otherwise. */
 static int
@@ -793,11 +847,7 @@ agents_evidence_commit(struct http_req *req, struct http_resp *resp,
 	routes_vms_evidence(req->vc, a, items, n, outc,
 	    ear_tier_name(ear_status(&ao->ear)), ao->quote_ok);
 	for (i = 0; i < n; i++)
-		if (outc[i] == ITEM_CONFLICT)
-			log_warn("evidence: agent=%s item epoch=%llu seq=%llu "
-			    "resent with different content (flagged)", a->id,
-			    (unsigned long long)items[i].epoch,
-			    (unsigned long long)items[i].seq);
+		agents_item_event(req->vc, a->id, &items[i], outc[i]);
 	if (ao->learnt_doc != NULL) {
 		/* VIGIL_ESTALE: a newer document named every learnt PCR
 		 * (logged); it stands. */
@@ -902,6 +952,8 @@ routes_agents_evidence(struct http_req *req, struct http_resp *resp)
 {
 	Vigil__Evidence *ev = NULL;
 	Vigil__EventLogChunk **chunks = NULL;
+	Vigil__Gap **gaps = NULL;
+	enum item_outcome *known = NULL;
 	struct item_in *items = NULL;
 	struct vctx *vc = req->vc;
 	struct evidence_result er;
@@ -928,11 +980,13 @@ routes_agents_evidence(struct http_req *req, struct http_resp *resp)
 		goto done;
 	if (ev->n_items > 0 && ((items = calloc(ev->n_items,
 	    sizeof(*items))) == NULL || (chunks = calloc(ev->n_items,
-	    sizeof(*chunks))) == NULL)) {
+	    sizeof(*chunks))) == NULL || (gaps = calloc(ev->n_items,
+	    sizeof(*gaps))) == NULL || (known = calloc(ev->n_items,
+	    sizeof(*known))) == NULL)) {
 		e = VIGIL_ENOMEM;
 		goto fail;
 	}
-	if ((e = agents_evidence_items(ev, items, chunks, &smm,
+	if ((e = agents_evidence_items(ev, items, chunks, gaps, &smm,
 	    vc->cfg->evlog_chunk_max_bytes, why, sizeof(why))) != 0) {
 		if (e != VIGIL_ETOOBIG)
 			agents_bad(resp, "evidence", why);
@@ -946,6 +1000,11 @@ routes_agents_evidence(struct http_req *req, struct http_resp *resp)
 	if (agents_evidence_context(vc, a.id, resp, &prev, &have_prev,
 	    &refs, &refs_version) != 0)
 		goto done;
+	if ((e = store_items_known(vc->store, a.id, items, ev->n_items,
+	    known)) != 0) {
+		agents_store_error(resp, "reading the items' keys", e);
+		goto done;
+	}
 	memset(&in, 0, sizeof(in));
 	in.agent = &a;
 	in.ev = ev;
@@ -970,6 +1029,13 @@ routes_agents_evidence(struct http_req *req, struct http_resp *resp)
 	    ((e = routes_smm_appraise(vc, a.id, refs, ev, &ao, &smm)) != 0 ||
 	    (e = routes_pse_appraise(vc, a.id, refs, &ao)) != 0))
 		goto fail;
+	if (ao.quote_ok) {
+		appraise_items(items, ev->n_items, known, &ao.ear);
+		for (i = 0; ao.fate != NULL && i < ev->n_items; i++) {
+			items[i].refused = ao.fate[i] == CHUNK_REFUSED;
+			items[i].no_log = ao.fate[i] == CHUNK_OLD_BOOT;
+		}
+	}
 	ear_reasons_join(&ao.ear, joined, sizeof(joined));
 	if (ao.nonce_err != 0) {
 		log_warn("evidence: refused: agent=%s check=nonce %s", a.id,
@@ -1010,6 +1076,12 @@ routes_agents_evidence(struct http_req *req, struct http_resp *resp)
 				vigil__event_log_chunk__free_unpacked(
 				    chunks[i], NULL);
 	free(chunks);
+	if (gaps != NULL)
+		for (i = 0; i < ev->n_items; i++)
+			if (gaps[i] != NULL)
+				vigil__gap__free_unpacked(gaps[i], NULL);
+	free(gaps);
+	free(known);
 	free(items);
 	routes_smm_push_free(&smm);
 	agent_rec_free(&a);

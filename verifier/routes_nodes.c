@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "appraise_items.h"
 #include "buf.h"
 #include "err.h"
 #include "http.h"
@@ -145,13 +146,62 @@ nodes_row(struct store *s, const char *id, struct node_row *out)
 	return e;
 }
 
+#define NODES_EVIDENCE_RECENT 20
+
+/* {"conflicts": [...], "conflicts_total", "gaps": [...], "gaps_total"}:
+ * the node's item conflicts and spool gaps, newest first. NULL on a store
+ * failure (logged). */
+static json_t *
+nodes_evidence_json(struct store *s, const char *id)
+{
+	struct conflict_row *c = NULL;
+	struct gap_row *g = NULL;
+	size_t nc = 0, ng = 0, i;
+	uint64_t tc = 0, tg = 0;
+	json_t *o = NULL, *ac, *ag;
+	int e;
+
+	if ((e = store_conflicts_list(s, id, NODES_EVIDENCE_RECENT, &c, &nc,
+	    &tc)) != 0 || (e = store_gaps_list(s, id, NODES_EVIDENCE_RECENT,
+	    &g, &ng, &tg)) != 0) {
+		log_err("nodes: reading conflicts and gaps of %s: %s", id,
+		    vigil_strerror(e));
+		goto out;
+	}
+	if ((ac = json_array()) == NULL || (ag = json_array()) == NULL) {
+		json_decref(ac);
+		goto out;
+	}
+	for (i = 0; i < nc; i++)
+		json_array_append_new(ac, json_pack("{s:I, s:I, s:s, s:s, "
+		    "s:s, s:o}", "epoch", (json_int_t)c[i].epoch, "seq",
+		    (json_int_t)c[i].seq, "kind",
+		    appraise_item_kind_name(c[i].kind), "reason", c[i].reason,
+		    "body_sha256", c[i].body_sha256, "at",
+		    nodes_time(c[i].at)));
+	for (i = 0; i < ng; i++)
+		json_array_append_new(ag, json_pack("{s:I, s:I, s:I, s:I, "
+		    "s:s, s:o}", "epoch", (json_int_t)g[i].epoch, "seq",
+		    (json_int_t)g[i].seq, "first_seq",
+		    (json_int_t)g[i].first_seq, "last_seq",
+		    (json_int_t)g[i].last_seq, "reason", g[i].reason, "at",
+		    nodes_time(g[i].at)));
+	o = json_pack("{s:o, s:I, s:o, s:I}", "conflicts", ac,
+	    "conflicts_total", (json_int_t)tc, "gaps", ag, "gaps_total",
+	    (json_int_t)tg);
+ out:
+	free(c);
+	free(g);
+	return o;
+}
+
 int
 routes_nodes_get(struct http_req *req, struct http_resp *resp)
 {
 	struct appraisal_row ar;
 	struct agent_rec a;
 	struct node_row row;
-	json_t *o, *ap = json_null();
+	json_t *o, *ap = json_null(), *ev;
 	int e;
 
 	memset(&a, 0, sizeof(a));
@@ -180,14 +230,19 @@ routes_nodes_get(struct http_req *req, struct http_resp *resp)
 		nodes_store_error(resp, "reading the latest appraisal", e);
 		goto out;
 	}
-	o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:b, s:o}",
+	if ((ev = nodes_evidence_json(req->vc->store, a.id)) == NULL) {
+		nodes_store_error(resp, "reading the node's conflicts and "
+		    "gaps", VIGIL_EDB);
+		goto out;
+	}
+	o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:b, s:o, s:o}",
 	    "id", a.id, "hostname", a.hostname,
 	    "status", e == 0 ? ar.a.status : "none",
 	    "state", a.state == AGENT_ACTIVE ? "active" : "pending",
 	    "created_at", nodes_time(a.created_at),
 	    "last_seen_at", nodes_time(row.last_seen_at),
 	    "reenrol_approved", a.reenrol_approved,
-	    "appraisal", ap);
+	    "appraisal", ap, "evidence", ev);
 	ap = NULL;
 	http_json(resp, 200, o);
  out:
@@ -311,7 +366,10 @@ routes_refvals_put(struct http_req *req, struct http_resp *resp)
 	int e;
 
 	if ((e = refvals_parse((const char *)req->body, req->body_len, &r,
-	    why, sizeof(why))) != 0) {
+	    why, sizeof(why))) != 0 ||
+	    (e = refvals_check_selection(r, PCR_POLICY_MASK, why,
+	    sizeof(why))) != 0) {
+		refvals_free(r);
 		log_warn("reference-values: refused: %s", why);
 		http_problem(resp, 400, "reference-values",
 		    "Bad reference document", "%s", why);

@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "config.h"
 #include "err.h"
+#include "evbus.h"
 #include "log.h"
 #include "results.h"
 #include "routes_smm.h"
@@ -243,10 +244,40 @@ routes_smm_appraise(struct vctx *vc, const char *agent_id,
 	return e;
 }
 
+/* smm.refusal for a refused key use the node's SMM service logged (an
+ * accepted entry of the chain): for the key's tenant, when the key is one
+ * the verifier holds for this node, and operators. */
+static void
+smm_refusal_event(struct vctx *vc, const char *agent_id,
+    const struct smmlog_entry *x)
+{
+	struct smm_key_rec k;
+	char key[SMMLOG_MAX_KEYID + 1], *data = NULL;
+	const char *tenant = NULL;
+	json_t *d;
+
+	snprintf(key, sizeof(key), "%.*s", (int)x->u.k.key_id_len,
+	    x->u.k.key_id);
+	memset(&k, 0, sizeof(k));
+	if (store_smm_key_on_node(vc->store, agent_id, key, &k) == 0)
+		tenant = k.tenant;
+	d = json_pack("{s:s, s:I, s:s, s:s, s:I, s:s, s:I}", "node", agent_id,
+	    "seq", (json_int_t)x->seq, "key_id", key, "op",
+	    mm_op_name(x->u.k.op), "caller_uid", (json_int_t)x->u.k.uid,
+	    "status", mm_status_name(x->u.k.status), "measure_seq",
+	    (json_int_t)x->u.k.measure_seq);
+	if (d != NULL && (data = json_dumps(d, JSON_COMPACT)) != NULL)
+		(void)events_emit(vc->store, "smm.refusal", agent_id, tenant,
+		    data);
+	free(data);
+	json_decref(d);
+}
+
 int
 routes_smm_commit(struct vctx *vc, const char *agent_id, struct smm_push *p)
 {
-	size_t f = p->out.first_new;
+	size_t f = p->out.first_new, i;
+	struct smmlog_entry x;
 	int e;
 
 	if (!p->appraised || !p->out.next.have ||
@@ -254,10 +285,18 @@ routes_smm_commit(struct vctx *vc, const char *agent_id, struct smm_push *p)
 		return 0;
 	e = store_smm_commit(vc->store, agent_id, &p->out.next,
 	    p->entries + f, p->lens + f, p->seqs + f, p->out.n_new);
-	if (e != 0)
+	if (e != 0) {
 		log_err("smm: agent=%s storing the SMM chain state failed: %s",
 		    agent_id, vigil_strerror(e));
-	return e;
+		return e;
+	}
+	/* The accepted entries are stored once (a resent one is not new):
+	 * one event per refusal. */
+	for (i = f; i < f + p->out.n_new; i++)
+		if (smmlog_entry_parse(p->entries[i], p->lens[i], &x) == 0 &&
+		    x.kind == SMMLOG_KIND_KEY_USE && !x.u.k.granted)
+			smm_refusal_event(vc, agent_id, &x);
+	return 0;
 }
 
 void

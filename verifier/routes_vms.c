@@ -20,6 +20,7 @@
 #include "enclave/binding.h"
 #include "enclave/pse_events.h"
 #include "err.h"
+#include "evbus.h"
 #include "evlog.h"
 #include "log.h"
 #include "makecred.h"
@@ -919,6 +920,32 @@ routes_vms_vtpm_activate(struct http_req *req, struct http_resp *resp)
 	return 0;
 }
 
+/* smm.migration: a VM's sealed state handed from one node to another
+ * (state "queued": the source's MigE sent it; "confirmed": the target
+ * attested the VM, which now runs there), for the VM's tenant and
+ * operators: {"vm", "source", "target", "state"[, "status"]}. */
+static void
+vms_migration_event(struct vctx *vc, const char *vm_id, const char *tenant,
+    const char *source, const char *target, const char *state,
+    const char *status)
+{
+	char subject[8 + VM_ID_LEN], *data = NULL;
+	json_t *d;
+
+	d = json_pack("{s:s, s:s, s:s, s:s}", "vm", vm_id, "source", source,
+	    "target", target, "state", state);
+	if (d == NULL)
+		return;
+	if (status != NULL)
+		json_object_set_new(d, "status", json_string(status));
+	snprintf(subject, sizeof(subject), "vm/%s", vm_id);
+	if ((data = json_dumps(d, JSON_COMPACT)) != NULL)
+		(void)events_emit(vc->store, "smm.migration", subject,
+		    tenant[0] ? tenant : NULL, data);
+	free(data);
+	json_decref(d);
+}
+
 int
 routes_vms_migrate(struct http_req *req, struct http_resp *resp)
 {
@@ -926,10 +953,12 @@ routes_vms_migrate(struct http_req *req, struct http_resp *resp)
 	Vigil__ActivateResponse out = VIGIL__ACTIVATE_RESPONSE__INIT;
 	struct vm_attest_req q;
 	struct agent_rec a, t;
+	struct vm_rec vm;
 	char st[24];
 	int e, have_a = 0;
 
 	memset(&t, 0, sizeof(t));
+	memset(&vm, 0, sizeof(vm));
 	m = vigil__vm_migration__unpack(NULL, req->body_len, req->body);
 	if (m == NULL || m->base.n_unknown_fields != 0 ||
 	    !store_vm_id_ok(m->vm_id) || !vms_node_id_ok(m->target_node) ||
@@ -976,7 +1005,11 @@ routes_vms_migrate(struct http_req *req, struct http_resp *resp)
 	resp->status = 202;
 	log_info("vms: vm=%s migration from %.16s to %.16s queued (%zu "
 	    "sealed bytes)", m->vm_id, a.id, t.id, m->blob.len);
+	if (store_vm_get(req->vc->store, m->vm_id, NULL, &vm) == 0)
+		vms_migration_event(req->vc, vm.id, vm.tenant, a.id, t.id,
+		    "queued", NULL);
  done:
+	vm_rec_free(&vm);
 	agent_rec_free(&t);
 	if (have_a)
 		agent_rec_free(&a);
@@ -1167,6 +1200,9 @@ vms_one_attestation(struct vctx *vc, const struct agent_rec *a,
 		    "failed: %s", a->id, vm.id, vigil_strerror(e));
 		goto out;
 	}
+	if (o.move)
+		vms_migration_event(vc, vm.id, vm.tenant, vm.host_node, a->id,
+		    "confirmed", c.status);
 	ear_reasons_join(&o.guest, joined, sizeof(joined));
 	log_info("vm appraisal vm=%s node=%.16s status=%s guest=%s host=%s "
 	    "reasons=%s%s", vm.id, a->id, c.status,

@@ -129,6 +129,7 @@ enum item_outcome {
 	ITEM_NEW = 0,		/* stored now */
 	ITEM_DUPLICATE = 1,	/* same key, same content: acknowledged again */
 	ITEM_CONFLICT = 2,	/* same key, different content: flagged */
+	ITEM_REFUSED = 3,	/* item_in.refused and new: not stored */
 };
 
 struct item_in {
@@ -138,7 +139,17 @@ struct item_in {
 	/* for kind == event log: */
 	uint32_t boot_count; uint64_t offset;
 	const uint8_t *chunk; size_t chunk_len;
+	/* The appraisal's word on an event-log chunk: refused (not stored,
+	 * so not acknowledged; a known key is still a duplicate or a
+	 * conflict), or kept without appending it to any log. */
+	int refused, no_log;
+	/* for kind == gap (the spool dropped items first..last): */
+	uint64_t gap_first, gap_last;
+	const char *gap_reason;
 };
+
+/* item_in.kind of spool gaps (= ItemKind ITEM_GAP). */
+#define STORE_ITEM_GAP 2u
 
 /* item_in.kind of event-log chunks (= ItemKind ITEM_EVENT_LOG). */
 #define STORE_ITEM_EVENT_LOG 1u
@@ -184,9 +195,40 @@ struct evidence_result {
  * seq with items 1..seq of that epoch all stored. A conflicting item counts
  * as stored (the first content stays; the other is kept and flagged in
  * item_conflicts), and so does an event-log item whose chunk did not fit
- * (ITEM_CONFLICT, chunk not appended). VIGIL_ENOTFOUND: unknown agent. */
+ * (ITEM_CONFLICT, chunk not appended); a refused one does not
+ * (ITEM_REFUSED). A chunk overlapping the log's end with equal bytes has
+ * its new tail appended. A new gap item is also a row of item_gaps.
+ * VIGIL_ENOTFOUND: unknown agent. */
 int store_commit_evidence(struct store *s, const struct evidence_commit *c,
     struct evidence_result *r);
+/* The snapshot a push's appraisal takes (docs/appraisal.md, "Conflicts
+ * and gaps"): out[i] ITEM_NEW when (epoch, seq) of items[i] is not
+ * stored, ITEM_DUPLICATE when it is with the same body, ITEM_CONFLICT
+ * with another. The commit decides again (a concurrent push may race). */
+int store_items_known(struct store *s, const char *agent_id,
+    const struct item_in *items, size_t n, enum item_outcome *out);
+
+/* A node's item conflicts and spool gaps, newest first, at most limit
+ * (1..STORE_GAPS_MAX); *total counts them all. *rows: free(). */
+#define STORE_GAPS_MAX 100
+struct conflict_row {
+	int64_t id, at;
+	uint64_t epoch, seq;
+	uint32_t kind;			/* ItemKind */
+	char body_sha256[65];		/* the other content (in blobs) */
+	char reason[256];
+};
+int store_conflicts_list(struct store *s, const char *agent_id, size_t limit,
+    struct conflict_row **rows, size_t *n, uint64_t *total);
+struct gap_row {
+	int64_t id, at;
+	uint64_t epoch, seq;		/* the gap item */
+	uint64_t first_seq, last_seq;	/* what the spool dropped */
+	char reason[256];
+};
+int store_gaps_list(struct store *s, const char *agent_id, size_t limit,
+    struct gap_row **rows, size_t *n, uint64_t *total);
+
 /* The event log of one boot as stored so far (malloc'd; *len 0 if none). */
 int store_evlog_get(struct store *s, const char *agent_id,
     uint32_t boot_count, uint8_t **out, size_t *len);

@@ -153,15 +153,16 @@ store_w_evlog_len(sqlite3 *db, const char *agent, uint32_t boot_count,
 	return r;
 }
 
-/* Appends a chunk that starts at the log's current end. */
+/* Appends a chunk's bytes from skip on, which start at the log's
+ * current end. */
 static int
 store_w_evlog_append(sqlite3 *db, const char *agent, const struct item_in *it,
-    int64_t now)
+    size_t skip, int64_t now)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	if (it->chunk_len == 0)
+	if (it->chunk_len <= skip)
 		return 0;
 	if ((r = store_prep(db, "INSERT INTO evlogs (agent_id, "
 	    "boot_count, length, updated_at) VALUES (?1, ?2, ?3, ?4) "
@@ -170,7 +171,7 @@ store_w_evlog_append(sqlite3 *db, const char *agent, const struct item_in *it,
 		return r;
 	store_bind_text(st, 1, agent);
 	sqlite3_bind_int64(st, 2, it->boot_count);
-	sqlite3_bind_int64(st, 3, (int64_t)it->chunk_len);
+	sqlite3_bind_int64(st, 3, (int64_t)(it->chunk_len - skip));
 	sqlite3_bind_int64(st, 4, now);
 	if ((r = store_step_done(db, st, "upsert evlogs")) != 0)
 		goto out;
@@ -180,8 +181,8 @@ store_w_evlog_append(sqlite3 *db, const char *agent, const struct item_in *it,
 		return r;
 	store_bind_text(st, 1, agent);
 	sqlite3_bind_int64(st, 2, it->boot_count);
-	sqlite3_bind_int64(st, 3, (int64_t)it->offset);
-	store_bind_blob(st, 4, it->chunk, it->chunk_len);
+	sqlite3_bind_int64(st, 3, (int64_t)(it->offset + skip));
+	store_bind_blob(st, 4, it->chunk + skip, it->chunk_len - skip);
 	r = store_step_done(db, st, "insert evlog_chunks");
  out:
 	sqlite3_finalize(st);
@@ -206,27 +207,51 @@ store_w_evlog(sqlite3 *db, const char *agent, const struct item_in *it,
 	if ((r = store_w_evlog_len(db, agent, it->boot_count, &len)) != 0)
 		return r;
 	if (it->offset == len)
-		return store_w_evlog_append(db, agent, it, now);
+		return store_w_evlog_append(db, agent, it, 0, now);
 	if (it->offset > len) {
 		snprintf(why, whylen, "event log chunk at offset %" PRIu64
 		    " leaves a gap after the stored %" PRIu64 " bytes "
 		    "(boot %" PRIu32 ")", it->offset, len, it->boot_count);
 		return 0;
 	}
-	if (it->offset + it->chunk_len > len) {
-		snprintf(why, whylen, "event log chunk at offset %" PRIu64
-		    " of %zu bytes overlaps the end of the stored %" PRIu64
-		    " bytes (boot %" PRIu32 ")", it->offset, it->chunk_len,
-		    len, it->boot_count);
-		return 0;
-	}
 	if ((r = store_w_evlog_same(db, agent, it, &same)) != 0)
 		return r;
-	if (!same)
+	if (!same) {
 		snprintf(why, whylen, "event log chunk at offset %" PRIu64
 		    " of %zu bytes differs from the stored bytes (boot %"
 		    PRIu32 ")", it->offset, it->chunk_len, it->boot_count);
+		return 0;
+	}
+	/* Equal where it overlaps: its tail (if any) extends the log, as
+	 * the appraisal read it (appraise_build_log). */
+	if (it->offset + it->chunk_len > len)
+		return store_w_evlog_append(db, agent, it,
+		    (size_t)(len - it->offset), now);
 	return 0;
+}
+
+/* A gap the agent's spool reported, for GET /v1/nodes/{id}. */
+static int
+store_w_gap(sqlite3 *db, const char *agent, const struct item_in *it,
+    int64_t now)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = store_prep(db, "INSERT INTO item_gaps (agent_id, epoch, seq, "
+	    "first_seq, last_seq, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+	    "ON CONFLICT DO NOTHING", &st)) != 0)
+		return r;
+	store_bind_text(st, 1, agent);
+	sqlite3_bind_int64(st, 2, (int64_t)it->epoch);
+	sqlite3_bind_int64(st, 3, (int64_t)it->seq);
+	sqlite3_bind_int64(st, 4, (int64_t)it->gap_first);
+	sqlite3_bind_int64(st, 5, (int64_t)it->gap_last);
+	store_bind_text(st, 6, it->gap_reason ? it->gap_reason : "");
+	sqlite3_bind_int64(st, 7, now);
+	r = store_step_done(db, st, "insert item_gaps");
+	sqlite3_finalize(st);
+	return r;
 }
 
 static int
@@ -263,8 +288,15 @@ store_w_item(sqlite3 *db, const char *agent, const struct item_in *it,
 	}
 	sqlite3_finalize(st);
 	st = NULL;
+	if (it->refused) {
+		*oc = ITEM_REFUSED;
+		return 0;
+	}
 	*oc = ITEM_NEW;
-	if (it->kind == STORE_ITEM_EVENT_LOG) {
+	if (it->kind == STORE_ITEM_GAP &&
+	    (r = store_w_gap(db, agent, it, now)) != 0)
+		goto out;
+	if (it->kind == STORE_ITEM_EVENT_LOG && !it->no_log) {
 		if ((r = store_w_evlog(db, agent, it, now, why,
 		    sizeof(why))) != 0)
 			goto out;
@@ -292,13 +324,40 @@ store_w_item(sqlite3 *db, const char *agent, const struct item_in *it,
 	return r;
 }
 
-/* Advances the epoch's acked_seq over the items stored contiguously. */
+/* The last seq of a reported gap that covers seq (0 if none). */
+static int
+store_w_gap_end(sqlite3 *db, const char *agent, uint64_t epoch, uint64_t seq,
+    uint64_t *end)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	*end = 0;
+	if ((r = store_prep(db, "SELECT max(last_seq) FROM item_gaps WHERE "
+	    "agent_id = ? AND epoch = ? AND first_seq <= ?3 AND "
+	    "last_seq >= ?3", &st)) != 0)
+		return r;
+	store_bind_text(st, 1, agent);
+	sqlite3_bind_int64(st, 2, (int64_t)epoch);
+	sqlite3_bind_int64(st, 3, (int64_t)seq);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*end = (uint64_t)sqlite3_column_int64(st, 0);
+	else if (rc != SQLITE_DONE)
+		r = store_dberr(db, "select item_gaps");
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* Advances the epoch's acked_seq over the items stored contiguously; the
+ * items of a gap the agent reported count as stored (they will never
+ * come: the gap item says so, and is itself stored). */
 static int
 store_w_advance(sqlite3 *db, const char *agent, uint64_t epoch, int64_t now,
     uint64_t *acked)
 {
 	sqlite3_stmt *st = NULL;
-	uint64_t seq = 0;
+	uint64_t seq = 0, end;
 	int r, rc;
 
 	if ((r = store_prep(db, "INSERT INTO epochs (agent_id, epoch, "
@@ -325,8 +384,15 @@ store_w_advance(sqlite3 *db, const char *agent, uint64_t epoch, int64_t now,
 		sqlite3_reset(st);
 		sqlite3_bind_int64(st, 3, (int64_t)(seq + 1));
 		rc = sqlite3_step(st);
-		if (rc == SQLITE_DONE)
-			break;
+		if (rc == SQLITE_DONE) {
+			if ((r = store_w_gap_end(db, agent, epoch, seq + 1,
+			    &end)) != 0)
+				goto out;
+			if (end <= seq)
+				break;
+			seq = end;
+			continue;
+		}
 		if (rc != SQLITE_ROW) {
 			r = store_dberr(db, "select item");
 			goto out;

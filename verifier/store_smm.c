@@ -437,22 +437,26 @@ store_smm_key_add(struct store *s, const char *id, const char *tenant,
 	return r;
 }
 
-int
-store_smm_key_get(struct store *s, const char *tenant, const char *id,
-    struct smm_key_rec *out)
+/* One smm_keys row by (owner, id): owner is the tenant or the node,
+ * as the column in the WHERE clause says. */
+static int
+smm_key_read(struct store *s, const char *where, const char *owner,
+    const char *id, struct smm_key_rec *out)
 {
 	sqlite3_stmt *st = NULL;
 	sqlite3 *db;
+	char sql[256];
 	int r, rc;
 
 	memset(out, 0, sizeof(*out));
+	snprintf(sql, sizeof(sql), "SELECT id, tenant, agent_id, created_at, "
+	    "coalesce(delivered_at, 0) FROM smm_keys WHERE %s = ?1 AND "
+	    "id = ?2", where);
 	if ((r = store_rd_get(s, &db)) != 0)
 		return r;
-	if ((r = store_prep(db, "SELECT id, tenant, agent_id, created_at, "
-	    "coalesce(delivered_at, 0) FROM smm_keys WHERE tenant = ?1 AND "
-	    "id = ?2", &st)) != 0)
+	if ((r = store_prep(db, sql, &st)) != 0)
 		goto out;
-	store_bind_text(st, 1, tenant);
+	store_bind_text(st, 1, owner);
 	store_bind_text(st, 2, id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
@@ -469,6 +473,20 @@ store_smm_key_get(struct store *s, const char *tenant, const char *id,
 	sqlite3_finalize(st);
 	store_rd_put(s, db);
 	return r;
+}
+
+int
+store_smm_key_get(struct store *s, const char *tenant, const char *id,
+    struct smm_key_rec *out)
+{
+	return smm_key_read(s, "tenant", tenant, id, out);
+}
+
+int
+store_smm_key_on_node(struct store *s, const char *agent_id, const char *id,
+    struct smm_key_rec *out)
+{
+	return smm_key_read(s, "agent_id", agent_id, id, out);
 }
 
 int

@@ -64,6 +64,9 @@ int store_smm_key_add(struct store *s, const char *id, const char *tenant,
 /* The tenant's key id; VIGIL_ENOTFOUND if the tenant has none. */
 int store_smm_key_get(struct store *s, const char *tenant, const char *id,
     struct smm_key_rec *out);
+/* The key of that id the node holds (unique per node); VIGIL_ENOTFOUND. */
+int store_smm_key_on_node(struct store *s, const char *agent_id,
+    const char *id, struct smm_key_rec *out);
 /* Blobs of the node's keys not yet delivered (malloc'd each; at most
  * max), their ids in ids[i] (65 bytes each). */
 int store_smm_keys_pending(struct store *s, const char *agent_id, size_t max,

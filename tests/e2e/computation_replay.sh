@@ -97,6 +97,16 @@ grep -q "match" "$work/verify-det.out" || e2e_fail "the summary does not say mat
 junit_parses "$work/det.xml" || e2e_fail "the JUnit file does not parse"
 grep -q 'failures="0" errors="0"' "$work/det.xml" || e2e_fail "the JUnit file reports a failure: $(cat "$work/det.xml")"
 
+# The finished replay is an event for the computation's tenant, from the
+# replay pool (issue 9); another tenant does not see it.
+events_of "$tok_a" | jq -s -e --arg s "computation/$id" \
+	--arg t "$(jq -r '.tenants | to_entries[0].key' "$cj")" 'any(.[]; .kind == "replay.result"
+    and .subject == $s and .tenant == $t and .data.status == "match" and .data.compared >= 8)' \
+	>/dev/null || e2e_fail "no replay.result match event for $id: $(events_of "$tok_a" | tail -n 5)"
+events_of "$tok_b" | jq -s -e --arg s "computation/$id" 'any(.[]; .subject == $s)' >/dev/null &&
+	e2e_fail "tenant B sees tenant A's replay.result"
+e2e_log "replay.result event: match, for its tenant only"
+
 e2e_log "a second verify reuses the finished replay"
 verify "$id" >"$work/verify-det2.out" 2>&1 || e2e_fail "vigil verify (reuse) exited $?"
 

@@ -17,6 +17,7 @@
 #   agent_kill NAME SIGNAL, agent_start NAME
 #   verifier_kill [SIGNAL], verifier_start
 #   api PATH                    GET with the operator token, prints the body
+#   events_of TOKEN             the events that token may see, stored now, one JSON a line
 #   The cluster runs HTTPS with mTLS (E2E_INSECURE_HTTP=1: plain HTTP); after
 #   cluster_start, CURL_CA_BUNDLE and VIGIL_CACERT name its server CA, so a
 #   test's own curl and vigil calls trust the verifier.
@@ -114,6 +115,10 @@ node_dir() { dc_ndir "$CLUSTER_DIR" "$1"; }
 node_status() { dc_node_status "$CLUSTER_DIR" "$1"; }
 node_reasons() { dc_node_reasons "$CLUSTER_DIR" "$1"; }
 api() { dc_api "$CLUSTER_DIR" "$1"; }
+events_of() {
+	dc_curl "$CLUSTER_DIR" -fsS -m 10 -H "Authorization: Bearer $1" \
+		"$(dc_url "$CLUSTER_DIR")/v1/events?after=0&follow=0" | sed -n 's/^data: //p'
+}
 
 wait_status() {
 	dc_wait_status "$CLUSTER_DIR" "$1" "$2" "$3"

@@ -155,6 +155,14 @@ done
 jq -e '[.entries[] | select(.granted == true)] | length >= 2' "$work/uses.json" >/dev/null ||
 	e2e_fail "the granted uses are not in the audit"
 e2e_log "key-use audit: $(jq -c '[.entries[] | {op, granted, status}]' "$work/uses.json")"
+# The refusal node1 reported is an event for the key's tenant (issue 9).
+events_of "$tok_a" | jq -s -e --arg id "$id1" 'any(.[]; .kind == "smm.refusal" and .subject == $id
+    and .tenant == "acme" and .data.key_id == "sec1" and .data.op == "hmac"
+    and .data.status == "tampered")' >/dev/null ||
+	e2e_fail "no smm.refusal event for acme's key sec1: $(events_of "$tok_a" | tail -n 5)"
+events_of "$tok_b" | jq -s -e 'any(.[]; .kind == "smm.refusal")' >/dev/null &&
+	e2e_fail "tenant globex sees acme's smm.refusal"
+e2e_log "smm.refusal event: sec1 hmac tampered, for acme only"
 
 [ "$(node_status node2)" = affirming ] || e2e_fail "node2 is $(node_status node2), not affirming"
 e2e_log "node2 still affirming"

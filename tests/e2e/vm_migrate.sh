@@ -103,6 +103,16 @@ vm_attest "$web" affirming "$n2"
 vig vms | grep -q "^$web  *web  *affirming  *${n2:0:16}" ||
 	e2e_fail "vigil vms does not list web affirming on node2: $(vig vms)"
 e2e_log "web affirming with host node2; placements node1 -> node2"
+# The hand-over and its confirmation are events for acme (issue 9).
+for st in queued confirmed; do
+	events_of "$acme" | jq -s -e --arg s "vm/$web" --arg st "$st" --arg a "$n1" --arg b "$n2" \
+		'any(.[]; .kind == "smm.migration" and .subject == $s and .tenant == "acme"
+		and .data.state == $st and .data.source == $a and .data.target == $b)' >/dev/null ||
+		e2e_fail "no smm.migration $st event for web: $(events_of "$acme" | tail -n 5)"
+done
+events_of "$globex" | jq -s -e 'any(.[]; .kind == "smm.migration")' >/dev/null &&
+	e2e_fail "tenant globex sees acme's smm.migration"
+e2e_log "smm.migration events: queued, confirmed, for acme only"
 
 e2e_log "a guest PCR of web extended out of the guest policy: web only"
 tcti=$(cat "$(node_dir node2)/vtpm/$web/tcti")

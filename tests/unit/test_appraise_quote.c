@@ -583,6 +583,27 @@ test_quote_learns_reference_values_on_first_use(void **state)
 	refvals_free(learnt);
 }
 
+/* A quote may cover more than the policy PCRs; learning writes reference
+ * values for the policy PCRs only (a value for PCR 9 would be refused by
+ * PUT /v1/reference-values: nothing compares it). */
+static void
+test_quote_learns_only_policy_pcrs_when_more_are_quoted(void **state)
+{
+	struct fx *f = *state;
+	struct pcrs more = f->vals;
+
+	memset(more.v[9], 0x99, SHA256_LEN);
+	more.mask |= 1u << 9;
+	issue_nonce(f);
+	make_evidence(f, f->sq, f->nonce, &more, &more,
+	    PCR_POLICY_MASK | (1u << 9), 5000, 3, 0, 1);
+	run(f, NULL, &f->log, 1, NULL);
+	assert_int_equal(status(f), EAR_TIER_AFFIRMING);
+	assert_non_null(f->out.learnt_doc);
+	assert_non_null(strstr(f->out.learnt_doc, "\"11\""));
+	assert_null(strstr(f->out.learnt_doc, "\"9\""));
+}
+
 static void
 test_quote_pcr5_of_only_the_ak_event_needs_no_reference(void **state)
 {
@@ -672,6 +693,7 @@ main(void)
 		T(test_quote_rejects_pcr_matching_no_reference_value),
 		T(test_quote_warns_on_missing_reference_value),
 		T(test_quote_learns_reference_values_on_first_use),
+		T(test_quote_learns_only_policy_pcrs_when_more_are_quoted),
 		T(test_quote_pcr5_of_only_the_ak_event_needs_no_reference),
 		T(test_quote_uses_log_chunks_of_this_push),
 		T(test_quote_rejects_garbage_quote),

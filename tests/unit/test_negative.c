@@ -43,6 +43,8 @@
 #include "verifier/config.h"
 #include "verifier/http.h"
 #include "verifier/nonce.h"
+#include "verifier/store.h"
+#include "verifier/store_events.h"
 #include "verifier/tokens.h"
 #include "vigil.pb-c.h"
 
@@ -102,6 +104,11 @@ struct push {
 	const struct buf *log;	/* sent as one chunk at offset 0 */
 	uint32_t boot;		/* resetCount and the chunk's boot_count */
 	uint64_t clock;		/* 0: last clock + 1000 */
+	uint32_t chunk_boot;	/* the chunk's boot_count instead of boot */
+	uint64_t offset;	/* the chunk's offset (0) */
+	uint64_t chunk_seq;	/* the chunk's seq (0: the next one) */
+	const Vigil__Gap *gap;	/* a gap item after the chunk */
+	uint64_t gap_seq;	/* its seq (0: the next one) */
 };
 
 /* ---- HTTP ---- */
@@ -423,8 +430,10 @@ evidence_build(struct agent *a, const struct push *p, uint8_t **out,
 {
 	Vigil__Evidence ev = VIGIL__EVIDENCE__INIT;
 	Vigil__PcrValue pv[PCR_COUNT], *pvp[PCR_COUNT];
-	Vigil__EvidenceItem it = VIGIL__EVIDENCE_ITEM__INIT, *itp = &it;
+	Vigil__EvidenceItem it = VIGIL__EVIDENCE_ITEM__INIT;
+	Vigil__EvidenceItem gi = VIGIL__EVIDENCE_ITEM__INIT, *itp[2];
 	Vigil__EventLogChunk ch = VIGIL__EVENT_LOG_CHUNK__INIT;
+	uint8_t gapb[512];
 	struct buf attest = BUF_INIT, sig = BUF_INIT;
 	const struct pcrs *vals = p->vals ? p->vals : &a->vals;
 	const uint8_t *nonce = p->nonce ? p->nonce : a->nonce;
@@ -455,19 +464,29 @@ evidence_build(struct agent *a, const struct push *p, uint8_t **out,
 	}
 	ev.n_pcrs = n;
 	ev.pcrs = pvp;
+	ev.items = itp;
 	if (p->log != NULL) {
-		ch.boot_count = boot;
-		ch.offset = 0;
+		ch.boot_count = p->chunk_boot ? p->chunk_boot : boot;
+		ch.offset = p->offset;
 		ch.data = (ProtobufCBinaryData){ p->log->len, p->log->data };
 		assert_non_null(chb = malloc(
 		    vigil__event_log_chunk__get_packed_size(&ch)));
 		it.epoch = NEG_EPOCH;
-		it.seq = ++a->seq;
+		it.seq = p->chunk_seq ? p->chunk_seq : ++a->seq;
 		it.kind = VIGIL__ITEM_KIND__ITEM_EVENT_LOG;
 		it.body = (ProtobufCBinaryData){
 		    vigil__event_log_chunk__pack(&ch, chb), chb };
-		ev.n_items = 1;
-		ev.items = &itp;
+		itp[ev.n_items++] = &it;
+	}
+	if (p->gap != NULL) {
+		assert_true(vigil__gap__get_packed_size(p->gap) <=
+		    sizeof(gapb));
+		gi.epoch = NEG_EPOCH;
+		gi.seq = p->gap_seq ? p->gap_seq : ++a->seq;
+		gi.kind = VIGIL__ITEM_KIND__ITEM_GAP;
+		gi.body = (ProtobufCBinaryData){ vigil__gap__pack(p->gap,
+		    gapb), gapb };
+		itp[ev.n_items++] = &gi;
 	}
 	*len = vigil__evidence__get_packed_size(&ev);
 	assert_non_null(*out = malloc(*len));
@@ -1366,10 +1385,241 @@ test_negative_reenrolment_starts_at_none(void **state)
 	agent_free(&a);
 }
 
+/* ---- issue 9: evidence that must not be lost or hidden ---- */
+
+/* The newest event id now (to look only at events after it). */
+static int64_t
+events_now(void)
+{
+	int64_t id = 0;
+
+	assert_int_equal(store_events_max(g.vc.store, &id), 0);
+	return id;
+}
+
+/* An event of kind for subject after id whose data contains part. */
+static void
+assert_event(int64_t after, const char *kind, const char *subject,
+    const char *part)
+{
+	struct event_row *rows = NULL;
+	size_t n = 0, i;
+
+	assert_int_equal(store_events_after(g.vc.store, after, 0, NULL, 100,
+	    &rows, &n), 0);
+	for (i = 0; i < n; i++)
+		if (strcmp(rows[i].kind, kind) == 0 &&
+		    strcmp(rows[i].subject, subject) == 0 &&
+		    strstr(rows[i].data, part) != NULL)
+			break;
+	if (i == n) {
+		for (i = 0; i < n; i++)
+			print_message("event %s %s %s\n", rows[i].kind,
+			    rows[i].subject, rows[i].data);
+		fail_msg("no %s event for %.12s with \"%s\"", kind, subject,
+		    part);
+	}
+	event_rows_free(rows, n);
+}
+
+static void
+test_negative_reference_value_for_unquoted_pcr_is_refused(void **state)
+{
+	static const char doc[] = "{\"pcrs\":{\"10\":[\"0000000000000000"
+	    "000000000000000000000000000000000000000000000000\"]}}";
+	struct reply r;
+
+	if (req("PUT", "/v1/reference-values", g.op, doc, strlen(doc),
+	    &r) == 200) {
+		put_reference_values();	/* for the tests after this one */
+		fail_msg("a reference value for PCR 10 was accepted");
+	}
+	assert_problem(&r, 400, "reference-values", "pcrs.\"10\": PCR 10 is "
+	    "outside the quoted selection (PCRs 0-7,11)");
+}
+
+/* A chunk whose log does not replay is refused (not stored, not
+ * acknowledged) naming the check, and the correct chunk sent next under
+ * the same sequence number brings the node back to affirming: the bad
+ * bytes did not poison the stored log. */
+static void
+test_negative_bad_log_chunk_is_refused_and_the_next_good_one_recovers(
+    void **state)
+{
+	struct agent a;
+	struct push p = { .log = NULL };
+	struct buf bad = BUF_INIT;
+	Vigil__EvidenceReply *rep;
+	struct reply r;
+	uint8_t *stored = NULL;
+	size_t len = 0;
+
+	agent_affirming(&a);	/* boot 1, item 1 */
+	make_log(&bad, a.ak, a.ak_len, LOG_OTHER_FIRMWARE);
+	p.boot = 2;		/* rebooted: a new log, sent bad */
+	p.log = &bad;
+	if ((rep = agent_push(&a, &p, &r)) == NULL)
+		fail_msg("push: %ld %s", r.status, (char *)r.body.data);
+	assert_verdict(rep, "contraindicated", "event log chunk(s) seq 2 of "
+	    "boot 2 refused, not stored: event log does not replay to the "
+	    "quoted PCR 0");
+	assert_int_equal(rep->acked_seq, 1);	/* not acknowledged */
+	vigil__evidence_reply__free_unpacked(rep, NULL);
+	assert_node(a.id, "contraindicated");
+	assert_int_equal(store_evlog_get(g.vc.store, a.id, 2, &stored, &len),
+	    0);
+	assert_int_equal(len, 0);
+	free(stored);
+
+	p.log = &a.log;		/* the agent sends the item again, correct */
+	p.chunk_seq = 2;
+	a.seq = 2;
+	if ((rep = agent_push(&a, &p, &r)) == NULL)
+		fail_msg("push: %ld %s", r.status, (char *)r.body.data);
+	assert_verdict(rep, "affirming", NULL);
+	assert_int_equal(rep->acked_seq, 2);
+	vigil__evidence_reply__free_unpacked(rep, NULL);
+	assert_node(a.id, "affirming");
+	buf_free(&bad);
+	agent_free(&a);
+}
+
+/* A chunk of an earlier boot (no quote vouches for it any more) is kept
+ * as evidence and acknowledged, but appended to no log; one of a later
+ * boot than the quote's is refused. */
+static void
+test_negative_chunks_of_other_boots_are_not_stored_unappraised(
+    void **state)
+{
+	static const uint8_t junk[] = "bytes no quote of boot 1 covers";
+	struct buf extra = BUF_INIT;
+	struct agent a;
+	struct push p = { .log = NULL };
+	Vigil__EvidenceReply *rep;
+	struct reply r;
+	uint8_t *stored = NULL;
+	size_t len = 0;
+
+	agent_affirming(&a);	/* boot 1, item 1 */
+	p.boot = 2;
+	p.log = &a.log;
+	rep = agent_push(&a, &p, &r);	/* boot 2, item 2 */
+	assert_verdict(rep, "affirming", NULL);
+	vigil__evidence_reply__free_unpacked(rep, NULL);
+
+	buf_add(&extra, junk, sizeof(junk));
+	p.log = &extra;
+	p.chunk_boot = 1;
+	p.offset = a.log.len;
+	if ((rep = agent_push(&a, &p, &r)) == NULL)
+		fail_msg("push: %ld %s", r.status, (char *)r.body.data);
+	assert_verdict(rep, "affirming", "event log chunk(s) seq 3 of boot 1 "
+	    "kept as evidence, not appraised: the quote is of boot 2");
+	assert_int_equal(rep->acked_seq, 3);
+	vigil__evidence_reply__free_unpacked(rep, NULL);
+	assert_int_equal(store_evlog_get(g.vc.store, a.id, 1, &stored, &len),
+	    0);
+	assert_int_equal(len, a.log.len);
+	free(stored);
+
+	p.chunk_boot = 3;
+	p.offset = 0;
+	if ((rep = agent_push(&a, &p, &r)) == NULL)
+		fail_msg("push: %ld %s", r.status, (char *)r.body.data);
+	assert_verdict(rep, "warning", "event log chunk(s) seq 4 of boot 3 "
+	    "refused, not stored: the quote is of boot 2, an earlier one");
+	assert_int_equal(rep->acked_seq, 3);
+	vigil__evidence_reply__free_unpacked(rep, NULL);
+	assert_int_equal(store_evlog_get(g.vc.store, a.id, 3, &stored, &len),
+	    0);
+	assert_int_equal(len, 0);
+	free(stored);
+	buf_free(&extra);
+	agent_free(&a);
+}
+
+/* A gap the spool reports, and an item resent with other content: each
+ * turns the push's appraisal `warning` naming it, is listed by GET
+ * /v1/nodes/{id} and is an event; the next clean push is affirming. */
+static void
+test_negative_gap_and_conflict_warn_are_listed_and_are_events(
+    void **state)
+{
+	Vigil__Gap gap = VIGIL__GAP__INIT, other = VIGIL__GAP__INIT;
+	struct push p = { .log = NULL };
+	Vigil__EvidenceReply *rep;
+	struct agent a;
+	struct reply r;
+	json_t *j, *ev;
+	int64_t ev0;
+
+	agent_affirming(&a);	/* item 1 */
+	ev0 = events_now();
+	gap.first_seq = 2;	/* items 2-4 dropped, the gap is item 5 */
+	gap.last_seq = 4;
+	gap.reason = "spool full";
+	p.gap = &gap;
+	a.seq = 4;
+	rep = agent_push(&a, &p, &r);
+	assert_verdict(rep, "warning", "agent spool dropped items 2-4 of "
+	    "epoch 11: spool full");
+	/* What will never come does not hold the acknowledgement back. */
+	assert_int_equal(rep->acked_seq, 5);
+	vigil__evidence_reply__free_unpacked(rep, NULL);
+	assert_node(a.id, "warning");
+	assert_event(ev0, "evidence.gap", a.id, "\"first_seq\":2");
+
+	/* The same gap again (its ack was lost): no new warning. */
+	p.gap_seq = 5;
+	rep = agent_push(&a, &p, &r);
+	assert_verdict(rep, "affirming", NULL);
+	vigil__evidence_reply__free_unpacked(rep, NULL);
+
+	/* Item 5 again with other content. */
+	ev0 = events_now();
+	other.first_seq = 2;
+	other.last_seq = 9;
+	other.reason = "something else";
+	p.gap = &other;
+	rep = agent_push(&a, &p, &r);
+	assert_verdict(rep, "warning", "item epoch 11 seq 5 (gap) resent with "
+	    "different content: the first content stands");
+	vigil__evidence_reply__free_unpacked(rep, NULL);
+	assert_event(ev0, "evidence.conflict", a.id, "\"seq\":5");
+
+	j = node_json(a.id);
+	ev = json_object_get(j, "evidence");
+	assert_int_equal(json_integer_value(json_object_get(ev,
+	    "conflicts_total")), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    json_object_get(ev, "conflicts"), 0), "kind")), "gap");
+	assert_int_equal(json_integer_value(json_object_get(ev,
+	    "gaps_total")), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(
+	    json_object_get(ev, "gaps"), 0), "last_seq")), 4);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    json_object_get(ev, "gaps"), 0), "reason")), "spool full");
+	json_decref(j);
+
+	p.gap = NULL;
+	rep = agent_push(&a, &p, &r);
+	assert_verdict(rep, "affirming", NULL);
+	vigil__evidence_reply__free_unpacked(rep, NULL);
+	agent_free(&a);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+		    test_negative_reference_value_for_unquoted_pcr_is_refused),
+		cmocka_unit_test(
+		    test_negative_bad_log_chunk_is_refused_and_the_next_good_one_recovers),
+		cmocka_unit_test(
+		    test_negative_chunks_of_other_boots_are_not_stored_unappraised),
+		cmocka_unit_test(
+		    test_negative_gap_and_conflict_warn_are_listed_and_are_events),
 		cmocka_unit_test(test_negative_good_push_is_affirming),
 		cmocka_unit_test(
 		    test_negative_quote_signed_by_another_key_is_contraindicated),

@@ -335,6 +335,62 @@ test_refvals_learn_stores_when_nothing_moved(void **state)
 	free(learnt);
 }
 
+/* A reference value for a PCR no quote covers would never be compared:
+ * refused naming the field, the PCR and the quoted selection (also for a
+ * node entry, and for an empty list). */
+static void
+test_refvals_refuses_pcr_outside_the_quoted_selection(void **state)
+{
+	const char *docs[] = {
+		"{\"pcrs\":{\"0\":[\"" H("a") "\"],\"9\":[\"" H("b") "\"]}}",
+		"{\"nodes\":{\"" NODE "\":{\"pcrs\":{\"16\":[\"" H("c")
+		    "\"]}}}}",
+		"{\"pcrs\":{\"23\":[]}}",
+	};
+	const char *want[] = {
+		"pcrs.\"9\": PCR 9 is outside the quoted selection (PCRs "
+		    "0-7,11): no quote covers it",
+		"nodes.\"" NODE "\".pcrs.\"16\": PCR 16 is outside the quoted "
+		    "selection (PCRs 0-7,11)",
+		"pcrs.\"23\": PCR 23 is outside",
+	};
+	struct refvals *r;
+	char why[512];
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(refvals_parse(docs[i], strlen(docs[i]), &r,
+		    NULL, 0), 0);
+		assert_int_equal(refvals_check_selection(r, PCR_POLICY_MASK,
+		    why, sizeof(why)), VIGIL_EINVAL);
+		if (strstr(why, want[i]) == NULL)
+			fail_msg("why \"%s\" lacks \"%s\"", why, want[i]);
+		refvals_free(r);
+	}
+	assert_int_equal(refvals_parse(docs[0], strlen(docs[0]), &r, NULL, 0),
+	    0);
+	assert_int_equal(refvals_check_selection(r, PCR_POLICY_MASK |
+	    (1u << 9), why, sizeof(why)), 0);
+	refvals_free(r);
+}
+
+/* Learning never writes a PCR outside the policy selection. */
+static void
+test_refvals_learn_refuses_pcrs_outside_the_policy(void **state)
+{
+	struct pcrs vals;
+	char *out = NULL;
+
+	memset(&vals, 0, sizeof(vals));
+	vals.mask = PCR_POLICY_MASK | (1u << 9);
+	assert_int_equal(refvals_learn(NULL, &vals, 1u << 9, &out),
+	    VIGIL_EINVAL);
+	assert_null(out);
+	assert_int_equal(refvals_learn(NULL, &vals, PCR_POLICY_MASK, &out), 0);
+	assert_null(strstr(out, "\"9\""));
+	free(out);
+}
+
 int
 main(void)
 {
@@ -355,6 +411,10 @@ main(void)
 		    test_refvals_learn_stores_when_nothing_moved,
 		    lfx_setup, lfx_teardown),
 		cmocka_unit_test(test_refvals_smm_images_parsed_strictly),
+		cmocka_unit_test(
+		    test_refvals_refuses_pcr_outside_the_quoted_selection),
+		cmocka_unit_test(
+		    test_refvals_learn_refuses_pcrs_outside_the_policy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
