@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "appraise_boot.h"
 #include "appraise_pse.h"
 #include "appraise_quote.h"
 #include "buf.h"
@@ -359,6 +360,12 @@ appraise_pcrs(const struct appraise_in *in, const struct quote *q,
 	out->pse_evaluated = 1;
 	if (pse.present && pse.only)
 		out->recomputed |= 1u << 3;
+	/* Step 7b: the firmware log's events against the node's boot policy
+	 * (appraise_boot.h), over PCRs 0-7, those appraise_replay compared
+	 * with the quote. The log stays faithful whatever it says. */
+	if ((r = appraise_boot_step(log, in->refs, in->agent->id, 0xffu, e,
+	    &out->recomputed)) != 0)
+		goto out;
 	r = 0;
 	goto out;
  fail:
