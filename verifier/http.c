@@ -20,6 +20,7 @@
 #include "results.h"
 #include "routes_computations.h"
 #include "routes_smm.h"
+#include "routes_ui.h"
 #include "routes_vms.h"
 #include "tls.h"
 #include "tokens.h"
@@ -116,6 +117,11 @@ const struct http_route http_routes[] = {
 	{ "GET", "/metrics", routes_metrics, HTTP_AUTH_NONE, J },
 	{ "GET", "/healthz", routes_healthz, HTTP_AUTH_NONE, J },
 	{ "GET", "/readyz", routes_readyz, HTTP_AUTH_NONE, J },
+	/* The dashboard (routes_ui.c): static files, no token; the page
+	 * signs in to the routes above. */
+	{ "GET", "/ui", routes_ui_redirect, HTTP_AUTH_NONE, J },
+	{ "GET", "/ui/", routes_ui_index, HTTP_AUTH_NONE, J },
+	{ "GET", "/ui/{id}", routes_ui_file, HTTP_AUTH_NONE, J },
 };
 const size_t http_routes_n = sizeof(http_routes) / sizeof(http_routes[0]);
 
