@@ -863,6 +863,20 @@ http_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_warn("libmicrohttpd: %s", msg);
 }
 
+/* libmicrohttpd's unescaping, except that a URL or argument holding an
+ * encoded NUL is left as sent: decoded, "/ui/%00" would end at the NUL
+ * and be served as "/ui/"; undecoded, the router and the argument checks
+ * refuse the '%'. */
+static size_t
+http_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	(void)cls;
+	(void)conn;
+	if (strstr(s, "%00") != NULL)
+		return strlen(s);
+	return MHD_http_unescape(s);
+}
+
 int
 http_start(struct vctx *vc, struct http_server **out)
 {
@@ -927,6 +941,7 @@ http_start(struct vctx *vc, struct http_server **out)
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)vc->cfg->conn_limit,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)vc->cfg->conn_timeout_s,
 	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, s,
+	    MHD_OPTION_UNESCAPE_CALLBACK, http_unescape, NULL,
 	    MHD_OPTION_ARRAY, tlsopt,
 	    MHD_OPTION_END);
 	if (s->d == NULL) {
