@@ -203,3 +203,14 @@ $(BUILD)/bin/vigil-smmbench: $(call obj,bench/smmbench.c) $(ALLLIBS)
 BINS += $(BUILD)/bin/vigil-vmbench
 all: $(BUILD)/bin/vigil-vmbench
 $(BUILD)/bin/vigil-vmbench: $(call obj,bench/vmbench.c) $(ALLLIBS)
+
+# The dashboard (issue 13, docs/dashboard.md): ui/'s static files compiled
+# into the verifier by ui/embed.sh, served at /ui/ (verifier/routes_ui.c).
+UI_FILES := $(sort $(wildcard ui/*.html ui/*.js ui/*.css ui/*.svg))
+$(BUILD)/gen/ui_files.c: ui/embed.sh $(UI_FILES)
+	@mkdir -p $(BUILD)/gen
+	$(Q)sh ui/embed.sh $(UI_FILES) > $@.tmp && mv $@.tmp $@
+$(BUILD)/obj/gen/ui_files.o: $(BUILD)/gen/ui_files.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+$(LIBVERIFIER): $(BUILD)/obj/gen/ui_files.o

@@ -439,6 +439,9 @@ dc_node_prepare() {
 		dc_boot_files "$nd"
 		smmconf="smm_socket = $nd/smm.sock"
 	fi
+	# DC_HOSTNAME_node2=NAME: the host name node2 registers with (tests of
+	# hostile host names); by default the node's name.
+	local hvar=DC_HOSTNAME_$name
 	cat >"$nd/agent.conf" <<CONF
 ; Written by deploy/demo.sh for $name of a local demo cluster.
 [agent]
@@ -450,7 +453,7 @@ event_log = $nd/binary_bios_measurements
 state_dir = $nd/agent
 socket = $nd/agent.sock
 socket_allow_uids = $(id -u)
-hostname = $name
+hostname = ${!hvar:-$name}
 spool_max_items = 10000
 $smmconf
 [log]
@@ -842,6 +845,17 @@ dc_demo_computation() {
 	[ "${PIPESTATUS[0]}" -eq 0 ] || return 1
 }
 
+# Where the dashboard is and how to sign in (docs/dashboard.md).
+dc_demo_dashboard() {
+	local dir=$1
+	echo
+	echo "Dashboard: $(dc_url "$dir")/ui/  - sign in with the operator token:"
+	echo "  $(cat "$dir/verifier/operator.token")"
+	echo "  (tenants' tokens: .tenants in $dir/cluster.json)"
+	dc_insecure "$dir" ||
+		echo "  The HTTPS certificate is from the demo's own CA, $(dc_cacert "$dir"): import it, or accept the browser's warning."
+}
+
 dc_run() {
 	local dir once=${ONCE:-} interval=${DEMO_INTERVAL_MS:-2000} name st t0
 	local -A last=()
@@ -876,6 +890,8 @@ dc_run() {
 			{ dc_node_reasons "$dir" "$name" | sed 's/^/    reason: /' >&2; fail "$name becoming affirming"; }
 		echo "$name affirming"
 	done
+
+	dc_demo_dashboard "$dir"
 
 	echo
 	dc_demo_computation "$dir" "$interval" || fail "recording a computation and verifying it by replay"
@@ -936,6 +952,7 @@ dc_run() {
 
 	echo
 	echo "The cluster keeps running: $dir/cluster.json (source a node's env.sh to use tpm2-tools on it)."
+	echo "Dashboard: $(dc_url "$dir")/ui/ (operator token in $dir/verifier/operator.token)"
 	echo "Printing status changes; press Ctrl-C to stop."
 	for name in $(dc_node_names "$dir"); do
 		last[$name]=$(dc_node_status "$dir" "$name")

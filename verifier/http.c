@@ -21,6 +21,7 @@
 #include "results.h"
 #include "routes_computations.h"
 #include "routes_smm.h"
+#include "routes_ui.h"
 #include "routes_vms.h"
 #include "tls.h"
 #include "tokens.h"
@@ -118,6 +119,11 @@ const struct http_route http_routes[] = {
 	{ "GET", "/metrics", routes_metrics, HTTP_AUTH_NONE, J },
 	{ "GET", "/healthz", routes_healthz, HTTP_AUTH_NONE, J },
 	{ "GET", "/readyz", routes_readyz, HTTP_AUTH_NONE, J },
+	/* The dashboard (routes_ui.c): static files, no token; the page
+	 * signs in to the routes above. */
+	{ "GET", "/ui", routes_ui_redirect, HTTP_AUTH_NONE, J },
+	{ "GET", "/ui/", routes_ui_index, HTTP_AUTH_NONE, J },
+	{ "GET", "/ui/{id}", routes_ui_file, HTTP_AUTH_NONE, J },
 };
 const size_t http_routes_n = sizeof(http_routes) / sizeof(http_routes[0]);
 
@@ -859,6 +865,20 @@ http_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_warn("libmicrohttpd: %s", msg);
 }
 
+/* libmicrohttpd's unescaping, except that a URL or argument holding an
+ * encoded NUL is left as sent: decoded, "/ui/%00" would end at the NUL
+ * and be served as "/ui/"; undecoded, the router and the argument checks
+ * refuse the '%'. */
+static size_t
+http_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	(void)cls;
+	(void)conn;
+	if (strstr(s, "%00") != NULL)
+		return strlen(s);
+	return MHD_http_unescape(s);
+}
+
 int
 http_start(struct vctx *vc, struct http_server **out)
 {
@@ -923,6 +943,7 @@ http_start(struct vctx *vc, struct http_server **out)
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)vc->cfg->conn_limit,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)vc->cfg->conn_timeout_s,
 	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, s,
+	    MHD_OPTION_UNESCAPE_CALLBACK, http_unescape, NULL,
 	    MHD_OPTION_ARRAY, tlsopt,
 	    MHD_OPTION_END);
 	if (s->d == NULL) {

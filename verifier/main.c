@@ -29,6 +29,7 @@
 #include "nonce.h"
 #include "replay.h"
 #include "results.h"
+#include "routes_ui.h"
 #include "evbus.h"
 #include "webhooks.h"
 #include "store.h"
@@ -312,6 +313,7 @@ serve(const char *cfgpath)
 	}
 	if (http_start(&vc, &srv) != 0)
 		goto out;
+	routes_ui_log_url(&cfg, http_port(srv));
 	if ((e = freshness_start(vc.store, cfg.interval_ms,
 	    cfg.stale_intervals, &fr)) != 0) {
 		log_err("freshness: cannot start: %s", vigil_strerror(e));

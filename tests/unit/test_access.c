@@ -631,6 +631,11 @@ static const struct known access_known[] = {
 	    { S200, S200, S200, S200, S200, S200 } },
 	{ "GET", "/readyz", HTTP_AUTH_NONE, ID_NONE, NULL, NULL, 0,
 	    { S200, S200, S200, S200, S200, S200 } },
+	/* The dashboard's static files (routes_ui.c): the same for all. */
+	{ "GET", "/ui", HTTP_AUTH_NONE, ID_NONE, NULL, NULL, 0,
+	    { 301, 301, 301, 301, 301, 301 } },
+	{ "GET", "/ui/", HTTP_AUTH_NONE, ID_NONE, NULL, NULL, 0,
+	    { S200, S200, S200, S200, S200, S200 } },
 };
 #define N_KNOWN (sizeof(access_known) / sizeof(access_known[0]))
 
@@ -639,7 +644,7 @@ static const struct known access_known[] = {
  * must refuse a request without a valid token with 401. */
 static const char *const access_public[] = {
 	"GET /healthz", "GET /readyz", "GET /v1/openapi.json",
-	"GET /v1/verifier/jwks",
+	"GET /v1/verifier/jwks", "GET /ui", "GET /ui/", "GET /ui/{id}",
 };
 
 static const struct known *

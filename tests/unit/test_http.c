@@ -32,6 +32,7 @@
 #include "verifier/freshness.h"
 #include "verifier/http.h"
 #include "verifier/nonce.h"
+#include "verifier/routes_ui.h"
 #include "verifier/tokens.h"
 #include "vigil.pb-c.h"
 
@@ -781,6 +782,102 @@ test_http_openapi_document_names_every_route(void **state)
 	json_decref(j);
 }
 
+/* GET /ui/ and its files (routes_ui.c): the compiled-in bytes, the type by
+ * suffix, the security headers on every answer; an unknown file is a 404
+ * problem; a matching If-None-Match is 304. */
+static size_t
+ui_on_header(char *p, size_t sz, size_t n, void *u)
+{
+	if (buf_add(u, p, sz * n) != 0)
+		return 0;
+	return sz * n;
+}
+
+static long
+ui_get(const char *path, const char *inm, struct buf *hdr, struct reply *r)
+{
+	struct curl_slist *h = NULL;
+	char url[512], line[128];
+	const char *ct = NULL;
+	CURL *c;
+
+	memset(r, 0, sizeof(*r));
+	assert_non_null(c = curl_easy_init());
+	snprintf(url, sizeof(url), "%s%s", g.base, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, ui_on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, hdr);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+	if (inm != NULL) {
+		snprintf(line, sizeof(line), "If-None-Match: %s", inm);
+		h = curl_slist_append(h, line);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	}
+	assert_int_equal(curl_easy_perform(c), CURLE_OK);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+	snprintf(r->ctype, sizeof(r->ctype), "%s", ct ? ct : "");
+	buf_add_u8(hdr, 0);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return r->status;
+}
+
+static void
+test_http_ui_files_have_csp_nosniff_and_types(void **state)
+{
+	static const struct {
+		const char *path, *file, *type;
+	} want[] = {
+		{ "/ui/", "index.html", "text/html; charset=utf-8" },
+		{ "/ui/app.js", "app.js", "text/javascript; charset=utf-8" },
+		{ "/ui/style.css", "style.css", "text/css; charset=utf-8" },
+	};
+	const struct ui_file *f;
+	struct buf hdr = BUF_INIT;
+	struct reply r;
+	char csp[1024];
+	size_t i;
+
+	snprintf(csp, sizeof(csp), "Content-Security-Policy: %s\r\n",
+	    routes_ui_csp);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		assert_non_null(f = routes_ui_find(want[i].file));
+		assert_int_equal(ui_get(want[i].path, NULL, &hdr, &r), 200);
+		assert_string_equal(r.ctype, want[i].type);
+		assert_int_equal(r.body.len, f->len);
+		assert_memory_equal(r.body.data, f->data, f->len);
+		assert_non_null(strstr((char *)hdr.data, csp));
+		assert_non_null(strstr((char *)hdr.data,
+		    "X-Content-Type-Options: nosniff\r\n"));
+		assert_non_null(strstr((char *)hdr.data,
+		    "X-Frame-Options: DENY\r\n"));
+		buf_free(&hdr);
+		buf_free(&r.body);
+		/* Revalidation: the same bytes answer 304. */
+		assert_int_equal(ui_get(want[i].path, f->etag, &hdr, &r), 304);
+		buf_free(&hdr);
+		buf_free(&r.body);
+	}
+	assert_non_null(strstr(routes_ui_csp, "default-src 'self'"));
+	assert_non_null(strstr(routes_ui_csp, "frame-ancestors 'none'"));
+	assert_null(strstr(routes_ui_csp, "unsafe-inline"));
+	assert_int_equal(ui_get("/ui/evil.js", NULL, &hdr, &r), 404);
+	assert_string_equal(r.ctype, "application/problem+json");
+	assert_non_null(strstr((char *)r.body.data,
+	    "the dashboard has no file evil.js"));
+	buf_free(&hdr);
+	buf_free(&r.body);
+	assert_int_equal(ui_get("/ui", NULL, &hdr, &r), 301);
+	assert_non_null(strstr((char *)hdr.data, "Location: /ui/\r\n"));
+	buf_free(&hdr);
+	buf_free(&r.body);
+	/* A file of an unknown type is not served even if compiled in. */
+	assert_null(routes_ui_type("embed.sh"));
+}
+
 int
 main(void)
 {
@@ -800,6 +897,7 @@ main(void)
 		cmocka_unit_test(test_http_nonce_for_unknown_agent_is_404),
 		cmocka_unit_test(test_http_router_table_is_well_formed),
 		cmocka_unit_test(test_http_openapi_document_names_every_route),
+		cmocka_unit_test(test_http_ui_files_have_csp_nosniff_and_types),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
