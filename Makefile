@@ -214,3 +214,10 @@ $(BUILD)/obj/gen/ui_files.o: $(BUILD)/gen/ui_files.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 $(LIBVERIFIER): $(BUILD)/obj/gen/ui_files.o
+
+# The dashboard's screenshots in docs/dashboard/, taken by its browser test
+# (tests/e2e/dashboard.sh) from a real cluster, so they show the page as
+# it is. `make check` takes them into $(BUILD)/test-logs/ instead.
+.PHONY: screenshots
+screenshots: all
+	@BUILD=$(BUILD) VIGIL_SCREENSHOTS=$(CURDIR)/docs/dashboard tests/run.sh --e2e --only dashboard

@@ -6,7 +6,9 @@
 # tenant does not see another tenant's VM, and a node registered with the
 # host name <img/src=x/onerror=alert(1)> (host names have no spaces) and a
 # computation named <img src=x onerror=alert(1)> show that text and run
-# nothing. Writes the screenshots of docs/dashboard/.
+# nothing. Takes the screenshots of docs/dashboard/: into
+# $BUILD/test-logs/dashboard/ by default (a test run leaves the tree
+# clean), into docs/dashboard/ with `make screenshots`.
 . "$(dirname "$0")/lib.sh"
 
 command -v node >/dev/null || e2e_skip "skipped: node is not installed (deploy/install-deps.sh installs nodejs)"
@@ -60,5 +62,5 @@ DASH_ACME=$acme DASH_GLOBEX=$globex DASH_ACME_VM=$acme_vm DASH_GLOBEX_VM=$globex
 DASH_TAMPER_NODE=$(node_id node2) DASH_TAMPER_TCTI=$(node_tcti node2) \
 DASH_HOSTILE_NODE=$(node_id node3) DASH_HOSTILE_HOST=$hostile_host \
 DASH_HOSTILE_COMP=$comp DASH_HOSTILE_NAME=$hostile_name \
-DASH_SHOTS=$e2e_top/docs/dashboard \
+DASH_SHOTS=${VIGIL_SCREENSHOTS:-$e2e_top/$BUILD/test-logs/dashboard} \
 	timeout 120 node tests/browser/dashboard.mjs
