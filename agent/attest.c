@@ -19,6 +19,7 @@
 #include "attest.h"
 #include "buf.h"
 #include "checkpoint.h"
+#include "ekcert.h"
 #include "err.h"
 #include "evlog.h"
 #include "localsock.h"
@@ -304,8 +305,12 @@ attest_tpm_identity(struct attest *a, struct buf *ek_pub, struct buf *ek_cert,
 		    a->cfg->tcti);
 		return e;
 	}
-	if ((e = tpm_ek_read(t, a->cfg->ek, ek_pub, ek_cert)) != 0)
+	if ((e = tpm_ek_public(t, a->cfg->ek, ek_pub)) != 0)
 		log_err("register: reading the EK failed: %s",
+		    vigil_strerror(e));
+	else if ((e = ekcert_get(t, a->cfg->ek, a->cfg->ek_cert_file, ek_pub,
+	    ek_cert)) != 0 && e != VIGIL_ENOTFOUND)
+		log_err("register: reading the EK certificate failed: %s",
 		    vigil_strerror(e));
 	else if ((e = tpm_ak_ensure(t, a->cfg->ek, ak_pub)) != 0)
 		log_err("register: the AK is unavailable: %s",
@@ -380,7 +385,7 @@ attest_register(struct attest *a, struct buf *cred, struct buf *sec)
 		goto out;
 	memcpy(a->agent_id, id, sizeof(id));
 	log_info("register: accepted agent_id=%s ek=%s hostname=%s", id,
-	    a->cfg->ek == TPM_EK_ECC ? "ecc" : "rsa", a->cfg->hostname);
+	    tpm_ek_kind_name(a->cfg->ek), a->cfg->hostname);
  out:
 	vigil__register_response__free_unpacked(res, NULL);
 	push_reply_free(&rep);

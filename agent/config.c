@@ -122,15 +122,21 @@ config_agent_key(struct config_ctx *c, const char *name, const char *value)
 	if (strcmp(name, "ek") == 0) {
 		if (strcmp(value, "rsa") == 0)
 			cfg->ek = TPM_EK_RSA;
-		else if (strcmp(value, "ecc") == 0)
+		else if (strcmp(value, "p256") == 0)
+			cfg->ek = TPM_EK_P256;
+		else if (strcmp(value, "p384") == 0 ||
+		    strcmp(value, "ecc") == 0)
 			cfg->ek = TPM_EK_ECC;
 		else {
-			config_fail(c, "[agent] ek: \"%s\" is neither rsa nor "
-			    "ecc", value);
+			config_fail(c, "[agent] ek: \"%s\" is not rsa, p256 or "
+			    "p384", value);
 			return VIGIL_ECONFIG;
 		}
 		return 0;
 	}
+	if (strcmp(name, "ek_cert_file") == 0)
+		return config_copy(c, cfg->ek_cert_file,
+		    sizeof(cfg->ek_cert_file), name, value);
 	if (strcmp(name, "event_log") == 0)
 		return config_copy(c, cfg->event_log, sizeof(cfg->event_log),
 		    name, value);

@@ -22,6 +22,8 @@ struct agent_config {
 	char verifier_url[1024];
 	char tcti[512];
 	enum tpm_ek_kind ek;
+	char ek_cert_file[1024];	/* EK certificate (PEM or DER) for a
+					 * TPM with none in NV ("" = none) */
 	char event_log[1024];
 	char state_dir[1024];
 	char socket[108];		/* sun_path limit */

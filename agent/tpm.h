@@ -13,13 +13,19 @@
 #include "buf.h"
 #include "pcrs.h"
 
-#define TPM_HANDLE_EK_RSA	0x81010001u
-#define TPM_HANDLE_EK_ECC	0x81010016u
+/* EK persistent handles and certificate NV indices (TCG EK Credential
+ * Profile 2.2.1.5 for the indices; docs/agent.md "EK kinds"). */
+#define TPM_HANDLE_EK_RSA	0x81010001u	/* L-1, RSA 2048 */
+#define TPM_HANDLE_EK_P256	0x81010002u	/* L-2, ECC NIST P-256 */
+#define TPM_HANDLE_EK_ECC	0x81010016u	/* H-3, ECC NIST P-384 */
 #define TPM_HANDLE_AK		0x81010010u
 #define TPM_NV_EK_CERT_RSA	0x01c00002u
+#define TPM_NV_EK_CERT_P256	0x01c0000au
 #define TPM_NV_EK_CERT_ECC	0x01c00016u
 
-enum tpm_ek_kind { TPM_EK_RSA = 0, TPM_EK_ECC = 1 };
+/* TPM_EK_ECC is the P-384 EK (its name from when it was the only ECC
+ * one); the config and --ek call it "p384" or "ecc". */
+enum tpm_ek_kind { TPM_EK_RSA = 0, TPM_EK_ECC = 1, TPM_EK_P256 = 2 };
 
 struct tpm;
 
@@ -28,11 +34,24 @@ struct tpm;
 int tpm_open(const char *tcti, struct tpm **out);
 void tpm_close(struct tpm *t);
 
-/* Parses "rsa" / "ecc". */
+/* Parses "rsa", "p256", "p384" ("ecc" is p384, as it always was). */
 int tpm_ek_kind_parse(const char *s, enum tpm_ek_kind *out);
+/* "rsa", "p256", "p384". */
+const char *tpm_ek_kind_name(enum tpm_ek_kind kind);
+/* The kind's persistent handle and certificate NV index. */
+uint32_t tpm_ek_handle(enum tpm_ek_kind kind);
+uint32_t tpm_ek_cert_index(enum tpm_ek_kind kind);
 
-/* The EK at its persistent handle (marshaled TPM2B_PUBLIC) and its DER
- * certificate from NV. */
+/* The EK at its persistent handle (marshaled TPM2B_PUBLIC). When the
+ * handle is empty -- TPMs ship with the EK certificate in NV and the EK
+ * itself not persisted -- the EK is created from its TCG EK Credential
+ * Profile template (L-1, L-2 or H-3; the same seed and template give the
+ * same key the certificate certifies) and persisted there. */
+int tpm_ek_public(struct tpm *t, enum tpm_ek_kind kind, struct buf *ek_pub);
+/* The EK's DER certificate from its NV index; VIGIL_ENOTFOUND when the
+ * index is not defined (the TPM has none: docs/agent.md ek_cert_file). */
+int tpm_ek_cert(struct tpm *t, enum tpm_ek_kind kind, struct buf *ek_cert);
+/* tpm_ek_public and tpm_ek_cert. */
 int tpm_ek_read(struct tpm *t, enum tpm_ek_kind kind, struct buf *ek_pub,
     struct buf *ek_cert);
 /* Returns the AK at TPM_HANDLE_AK (marshaled TPM2B_PUBLIC); if the handle
@@ -49,8 +68,8 @@ int tpm_ek_read(struct tpm *t, enum tpm_ek_kind kind, struct buf *ek_pub,
  * must be re-enrolled). */
 int tpm_ak_ensure(struct tpm *t, enum tpm_ek_kind kind, struct buf *ak_pub);
 /* TPM2_ActivateCredential of the AK under the EK (PolicySecret of the
- * endorsement hierarchy, in a SHA-256 session for the RSA EK and SHA-384
- * for the ECC P-384 EK; for EKs whose authPolicy is the EK Credential
+ * endorsement hierarchy, in a SHA-256 session for the RSA and P-256 EKs
+ * and SHA-384 for the ECC P-384 EK; for EKs whose authPolicy is the EK Credential
  * Profile's PolicyB = PolicyOR(PolicySecret, PolicyC) -- swtpm's P-384 EK
  * is one -- a PolicyOR follows). cred and enc_secret are marshaled
  * TPM2B_ID_OBJECT and TPM2B_ENCRYPTED_SECRET, each exactly one structure

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "tpm.h"
 #include "tpm_internal.h"
+#include "tpm_parse.h"
 
 /* Largest EK certificate we accept from NV. */
 #define TPM_EK_CERT_MAX 4096
@@ -32,18 +33,73 @@ tpm_ek_kind_parse(const char *s, enum tpm_ek_kind *out)
 		*out = TPM_EK_RSA;
 		return 0;
 	}
-	if (strcmp(s, "ecc") == 0) {
+	if (strcmp(s, "p256") == 0) {
+		*out = TPM_EK_P256;
+		return 0;
+	}
+	if (strcmp(s, "ecc") == 0 || strcmp(s, "p384") == 0) {
 		*out = TPM_EK_ECC;
 		return 0;
 	}
-	log_err("tpm: unknown EK kind \"%s\" (want rsa or ecc)", s);
+	log_err("tpm: unknown EK kind \"%s\" (want rsa, p256 or p384)", s);
 	return VIGIL_EINVAL;
 }
 
-static uint32_t
+const char *
+tpm_ek_kind_name(enum tpm_ek_kind kind)
+{
+	switch (kind) {
+	case TPM_EK_RSA:
+		return "rsa";
+	case TPM_EK_P256:
+		return "p256";
+	case TPM_EK_ECC:
+		return "p384";
+	}
+	return "unknown";
+}
+
+uint32_t
 tpm_ek_handle(enum tpm_ek_kind kind)
 {
-	return kind == TPM_EK_ECC ? TPM_HANDLE_EK_ECC : TPM_HANDLE_EK_RSA;
+	switch (kind) {
+	case TPM_EK_P256:
+		return TPM_HANDLE_EK_P256;
+	case TPM_EK_ECC:
+		return TPM_HANDLE_EK_ECC;
+	case TPM_EK_RSA:
+		break;
+	}
+	return TPM_HANDLE_EK_RSA;
+}
+
+uint32_t
+tpm_ek_cert_index(enum tpm_ek_kind kind)
+{
+	switch (kind) {
+	case TPM_EK_P256:
+		return TPM_NV_EK_CERT_P256;
+	case TPM_EK_ECC:
+		return TPM_NV_EK_CERT_ECC;
+	case TPM_EK_RSA:
+		break;
+	}
+	return TPM_NV_EK_CERT_RSA;
+}
+
+/* The EK Credential Profile template each kind is created from. */
+static unsigned
+tpm_ek_kind_template(enum tpm_ek_kind kind)
+{
+	switch (kind) {
+	case TPM_EK_P256:
+		return TPM_EK_L2;
+	case TPM_EK_ECC:
+		return TPM_EK_H3;
+	case TPM_EK_RSA:
+		break;
+	}
+	return TPM_EK_L1;
 }
 
 static int
@@ -175,24 +231,103 @@ tpm_nv_read_all(struct tpm *t, uint32_t index, struct buf *out)
 	return e;
 }
 
+/* Creates the kind's EK from its template in the endorsement hierarchy
+ * and persists it at its handle (what tpm2_createek does). */
+static int
+tpm_ek_create(struct tpm *t, enum tpm_ek_kind kind)
+{
+	const TPM2B_SENSITIVE_CREATE sens = { 0 };
+	const TPM2B_DATA outside = { 0 };
+	const TPML_PCR_SELECTION creation_pcr = { 0 };
+	TPM2B_PUBLIC tmpl, *pub = NULL;
+	TPM2B_CREATION_DATA *cdata = NULL;
+	TPM2B_DIGEST *chash = NULL;
+	TPMT_TK_CREATION *ticket = NULL;
+	ESYS_TR ek = ESYS_TR_NONE, pers = ESYS_TR_NONE;
+	unsigned tn = tpm_ek_kind_template(kind);
+	TSS2_RC rc;
+	int e;
+
+	if ((e = tpm_ek_template_public(tn, &tmpl)) != 0)
+		return e;
+	e = VIGIL_ETPM;
+	rc = Esys_CreatePrimary(t->esys, ESYS_TR_RH_ENDORSEMENT,
+	    ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl,
+	    &outside, &creation_pcr, &ek, &pub, &cdata, &chash, &ticket);
+	if (rc != TSS2_RC_SUCCESS) {
+		TPM_FAIL("Esys_CreatePrimary(EK)", rc);
+		goto out;
+	}
+	rc = Esys_EvictControl(t->esys, ESYS_TR_RH_OWNER, ek,
+	    ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, tpm_ek_handle(kind),
+	    &pers);
+	if (rc != TSS2_RC_SUCCESS) {
+		TPM_FAIL("Esys_EvictControl(persist EK)", rc);
+		goto out;
+	}
+	log_info("tpm: created the %s EK (template %s) at 0x%08x",
+	    tpm_ek_kind_name(kind), tpm_ek_template_name(tn),
+	    tpm_ek_handle(kind));
+	e = 0;
+ out:
+	tpm_tr_close(t, &pers);
+	tpm_flush(t, &ek);
+	Esys_Free(pub);
+	Esys_Free(cdata);
+	Esys_Free(chash);
+	Esys_Free(ticket);
+	return e;
+}
+
+/* An ESYS_TR for the kind's EK, created first if its handle is empty. */
+static int
+tpm_ek_tr(struct tpm *t, enum tpm_ek_kind kind, ESYS_TR *ek)
+{
+	int exists, e;
+
+	if ((e = tpm_handle_exists(t, tpm_ek_handle(kind), &exists)) != 0)
+		return e;
+	if (!exists && (e = tpm_ek_create(t, kind)) != 0)
+		return e;
+	return tpm_tr_from(t, tpm_ek_handle(kind), "EK", ek);
+}
+
 int
-tpm_ek_read(struct tpm *t, enum tpm_ek_kind kind, struct buf *ek_pub,
-    struct buf *ek_cert)
+tpm_ek_public(struct tpm *t, enum tpm_ek_kind kind, struct buf *ek_pub)
 {
 	TPM2B_PUBLIC *pub = NULL;
 	ESYS_TR ek = ESYS_TR_NONE;
 	int e;
 
-	if ((e = tpm_tr_from(t, tpm_ek_handle(kind), "EK", &ek)) != 0 ||
-	    (e = tpm_read_public(t, ek, "EK", &pub, NULL)) != 0 ||
-	    (e = tpm_marshal_public(pub, ek_pub)) != 0)
-		goto out;
-	e = tpm_nv_read_all(t, kind == TPM_EK_ECC ? TPM_NV_EK_CERT_ECC :
-	    TPM_NV_EK_CERT_RSA, ek_cert);
- out:
+	if ((e = tpm_ek_tr(t, kind, &ek)) == 0 &&
+	    (e = tpm_read_public(t, ek, "EK", &pub, NULL)) == 0)
+		e = tpm_marshal_public(pub, ek_pub);
 	Esys_Free(pub);
 	tpm_tr_close(t, &ek);
 	return e;
+}
+
+int
+tpm_ek_cert(struct tpm *t, enum tpm_ek_kind kind, struct buf *ek_cert)
+{
+	int exists, e;
+
+	if ((e = tpm_handle_exists(t, tpm_ek_cert_index(kind), &exists)) != 0)
+		return e;
+	if (!exists)
+		return VIGIL_ENOTFOUND;
+	return tpm_nv_read_all(t, tpm_ek_cert_index(kind), ek_cert);
+}
+
+int
+tpm_ek_read(struct tpm *t, enum tpm_ek_kind kind, struct buf *ek_pub,
+    struct buf *ek_cert)
+{
+	int e;
+
+	if ((e = tpm_ek_public(t, kind, ek_pub)) != 0)
+		return e;
+	return tpm_ek_cert(t, kind, ek_cert);
 }
 
 /* PolicyC of the TCG EK Credential Profile (PolicyAuthorizeNV of the EK
@@ -503,7 +638,7 @@ tpm_ak_ensure(struct tpm *t, enum tpm_ek_kind kind, struct buf *ak_pub)
 	ESYS_TR ek = ESYS_TR_NONE, ak = ESYS_TR_NONE;
 	int exists, under, e;
 
-	if ((e = tpm_tr_from(t, tpm_ek_handle(kind), "EK", &ek)) != 0 ||
+	if ((e = tpm_ek_tr(t, kind, &ek)) != 0 ||
 	    (e = tpm_read_public(t, ek, "EK", &ekp, &ek_qn)) != 0 ||
 	    (e = tpm_handle_exists(t, TPM_HANDLE_AK, &exists)) != 0)
 		goto out;
@@ -520,8 +655,7 @@ tpm_ak_ensure(struct tpm *t, enum tpm_ek_kind kind, struct buf *ak_pub)
 			goto out;
 		}
 		log_info("tpm: AK at 0x%08x is not an AK under the %s EK; "
-		    "recreating it", TPM_HANDLE_AK,
-		    kind == TPM_EK_ECC ? "ECC" : "RSA");
+		    "recreating it", TPM_HANDLE_AK, tpm_ek_kind_name(kind));
 		if ((e = tpm_ak_evict(t, &ak)) != 0)
 			goto out;
 		Esys_Free(akp);
@@ -572,7 +706,7 @@ tpm_activate(struct tpm *t, enum tpm_ek_kind kind, const uint8_t *cred,
 		    "TPM2B_ENCRYPTED_SECRET (%zu bytes)", enc_len);
 		return VIGIL_EINVAL;
 	}
-	if ((e = tpm_tr_from(t, tpm_ek_handle(kind), "EK", &ek)) != 0 ||
+	if ((e = tpm_ek_tr(t, kind, &ek)) != 0 ||
 	    (e = tpm_read_public(t, ek, "EK", &ekp, NULL)) != 0 ||
 	    (e = tpm_tr_from(t, TPM_HANDLE_AK, "AK", &ak)) != 0 ||
 	    (e = tpm_ek_session(t, ekp, &sess)) != 0)

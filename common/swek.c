@@ -156,6 +156,24 @@ swek_test_ca(const char *cn, EVP_PKEY **key, X509 **cert)
 }
 
 int
+swek_test_sub_ca(const char *cn, EVP_PKEY *ca_key, X509 *ca_cert,
+    EVP_PKEY **key, X509 **cert)
+{
+	EVP_PKEY *k;
+	X509 *c;
+
+	if ((k = EVP_EC_gen("P-256")) == NULL)
+		return VIGIL_ECRYPTO;
+	if ((c = swek_issue(k, cn, ca_key, ca_cert, 1)) == NULL) {
+		EVP_PKEY_free(k);
+		return VIGIL_ECRYPTO;
+	}
+	*key = k;
+	*cert = c;
+	return 0;
+}
+
+int
 swek_new(EVP_PKEY *ca_key, X509 *ca_cert, struct swek **out)
 {
 	struct swek *ek;

@@ -27,5 +27,9 @@ int swek_cert_der(const struct swek *ek, struct buf *out);
 
 /* Test CA: a fresh P-256 key and self-signed CA certificate named cn. */
 int swek_test_ca(const char *cn, EVP_PKEY **key, X509 **cert);
+/* Test intermediate CA: a fresh P-256 key and a CA certificate named cn
+ * that ca_key/ca_cert issue. */
+int swek_test_sub_ca(const char *cn, EVP_PKEY *ca_key, X509 *ca_cert,
+    EVP_PKEY **key, X509 **cert);
 
 #endif

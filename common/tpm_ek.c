@@ -109,6 +109,43 @@ tpm_ek_template_parse(const char *name, unsigned *tmpl)
 	return VIGIL_EINVAL;
 }
 
+int
+tpm_ek_template_public(unsigned tmpl, TPM2B_PUBLIC *out)
+{
+	const struct ek_tmpl *t = ek_tmpl_by_bit(tmpl);
+	TPMT_PUBLIC *pa = &out->publicArea;
+	TPMT_SYM_DEF_OBJECT *sym;
+	int low;
+
+	memset(out, 0, sizeof(*out));
+	if (t == NULL)
+		return VIGIL_EINVAL;
+	low = t->attrs == EK_ATTR_LOW;
+	pa->type = t->type;
+	pa->nameAlg = t->name_alg;
+	pa->objectAttributes = t->attrs;
+	pa->authPolicy.size = (uint16_t)t->policy_len;
+	memcpy(pa->authPolicy.buffer, t->policy, t->policy_len);
+	if (t->type == TPM2_ALG_RSA) {
+		sym = &pa->parameters.rsaDetail.symmetric;
+		pa->parameters.rsaDetail.scheme.scheme = TPM2_ALG_NULL;
+		pa->parameters.rsaDetail.keyBits = 2048;
+		pa->parameters.rsaDetail.exponent = 0;
+		pa->unique.rsa.size = low ? (uint16_t)t->key_len : 0;
+	} else {
+		sym = &pa->parameters.eccDetail.symmetric;
+		pa->parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
+		pa->parameters.eccDetail.curveID = t->curve;
+		pa->parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
+		pa->unique.ecc.x.size = low ? (uint16_t)t->key_len : 0;
+		pa->unique.ecc.y.size = low ? (uint16_t)t->key_len : 0;
+	}
+	sym->algorithm = TPM2_ALG_AES;
+	sym->keyBits.aes = t->aes_bits;
+	sym->mode.aes = TPM2_ALG_CFB;
+	return 0;
+}
+
 /* The template to hold pa against: by type, curve, and for the ones that
  * share both, the range the attributes say (low when neither fits). */
 static const struct ek_tmpl *

@@ -66,6 +66,11 @@ const char *tpm_ek_template_name(unsigned tmpl);
 const char *tpm_ek_template_desc(unsigned tmpl);
 /* Parses one template name ("L-1", ...); VIGIL_EINVAL if unknown. */
 int tpm_ek_template_parse(const char *name, unsigned *tmpl);
+/* The template's public area as TPM2_CreatePrimary takes it: the low
+ * range with its unique field of zeros of the key's size, the high range
+ * with an empty one (EK Credential Profile 2.2.1.4/2.2.1.5). The EK the
+ * TPM creates from it passes tpm_ek_template. VIGIL_EINVAL if unknown. */
+int tpm_ek_template_public(unsigned tmpl, TPM2B_PUBLIC *out);
 /* SHA-256 of the DER SubjectPublicKeyInfo of an RSA or ECC TPM object's
  * key: the same for every encoding of the same key (an EK's fingerprint
  * whatever public area carries it). */

@@ -4,7 +4,7 @@
 # test hypervisor, when built), vigil-smmd measuring it, and vigil-agent.
 # DC_NO_SMM=1: no vigil-smmd, and a copy of sleep(1) as the hypervisor.
 #
-#   deploy/demo.sh start --dir DIR --nodes N [--interval-ms MS] [--ek rsa|ecc|mixed]
+#   deploy/demo.sh start --dir DIR --nodes N [--interval-ms MS] [--ek rsa|ecc|p256|mixed]
 #                      [--insecure-http]   plain HTTP instead of HTTPS with mTLS
 #                                          (DC_INSECURE_HTTP=1 does the same)
 #   deploy/demo.sh stop --dir DIR
@@ -513,6 +513,7 @@ dc_node_local_id() {
 	nd=$(dc_ndir "$dir" "$name")
 	case $(cat "$nd/ek") in
 	ecc) handle=0x81010016 ;;
+	p256) handle=0x81010002 ;;
 	*) handle=0x81010001 ;;
 	esac
 	TPM2TOOLS_TCTI=$(dc_tcti "$dir" "$name") tpm2_readpublic -c "$handle" \
@@ -681,7 +682,7 @@ dc_start() {
 		dc_err "--interval-ms must be a number >= 200"
 		return 2
 	fi
-	case $ekmode in rsa | ecc | mixed) ;; *) dc_err "--ek must be rsa, ecc or mixed"; return 2 ;; esac
+	case $ekmode in rsa | ecc | p256 | mixed) ;; *) dc_err "--ek must be rsa, ecc, p256 or mixed"; return 2 ;; esac
 	dc_need_tools || return 1
 	dc_need_bins || return 1
 	if [ -d "$dir" ] && [ -n "$(ls -A "$dir" 2>/dev/null)" ]; then
@@ -765,6 +766,12 @@ dc_start() {
 		[ -d "$(dc_ndir "$dir" "$name")/pse" ] && parts="$parts, vigil-psed"
 		$say "Booting $name ($parts, agent)..."
 		dc_swtpm_start "$dir" "$name" || { dc_err "swtpm of $name did not start"; dc_stop "$dir"; return 1; }
+		# swtpm_setup makes no P-256 EK: the EK (template L-2) and its
+		# certificate from the local vendor CA at NV 0x01c0000a.
+		if [ "$(cat "$(dc_ndir "$dir" "$name")/ek")" = p256 ]; then
+			swtpm_provision_p256 "$(dc_ndir "$dir" "$name")" "$(dc_tcti "$dir" "$name")" ||
+				{ dc_err "provisioning $name's P-256 EK failed"; dc_stop "$dir"; return 1; }
+		fi
 		dc_node_boot "$dir" "$name" || { dc_stop "$dir"; return 1; }
 		id=$(dc_node_local_id "$dir" "$name") || { dc_err "reading $name's EK failed"; dc_stop "$dir"; return 1; }
 		echo "$id" >"$(dc_ndir "$dir" "$name")/id"

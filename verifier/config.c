@@ -197,6 +197,8 @@ config_set(struct vconfig *c, const char *sec, const char *key,
 			c->nonce_ttl_ms = (uint32_t)n;
 	} else if (IS("attestation", "tpm_ca"))
 		e = config_ca_list(v, c);
+	else if (IS("attestation", "tpm_ca_dir"))
+		e = config_str(v, c->tpm_ca_dir, sizeof(c->tpm_ca_dir));
 	else if (IS("attestation", "platform_ca"))
 		e = config_str(v, c->platform_ca, sizeof(c->platform_ca));
 	else if (IS("attestation", "learn_reference_values"))

@@ -51,6 +51,8 @@ struct vconfig {
 	uint32_t nonce_ttl_ms;
 	char tpm_ca[CONFIG_MAX_TPM_CA][PATH_MAX];
 	size_t n_tpm_ca;
+	char tpm_ca_dir[PATH_MAX];	/* every PEM/DER certificate file in it,
+					 * roots and intermediates ("": none) */
 	int learn_refvals;
 	enum ek_kinds_policy ek_kinds;
 	int smm_image_tofu;		/* no smm_images listed: pin the

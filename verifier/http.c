@@ -13,6 +13,7 @@
 #include "err.h"
 #include "evbus.h"
 #include "http.h"
+#include "tpm_cas.h"
 #include "log.h"
 #include "metrics.h"
 #include "quota.h"
@@ -460,6 +461,9 @@ http_load_tpm_cas(const struct vconfig *cfg, X509_STORE **out)
 			goto out;
 		}
 	}
+	if (cfg->tpm_ca_dir[0] != '\0' &&
+	    (e = tpm_cas_add_dir(st, cfg->tpm_ca_dir)) != 0)
+		goto out;
 	*out = st;
 	st = NULL;
 	e = 0;

@@ -29,7 +29,9 @@ struct vctx {
 };
 
 /* Loads every [attestation] tpm_ca PEM file (each may hold several
- * certificates; all are trusted anchors). */
+ * certificates) and every certificate file of tpm_ca_dir
+ * (verifier/tpm_cas.h): the self-signed ones are the trust anchors, the
+ * others intermediates a chain may pass through. */
 int http_load_tpm_cas(const struct vconfig *cfg, X509_STORE **out);
 
 enum http_auth {

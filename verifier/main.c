@@ -286,9 +286,9 @@ serve(const char *cfgpath)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	vc.cfg = &cfg;
-	if (cfg.n_tpm_ca == 0)
-		log_warn("config: no [attestation] tpm_ca: every registration "
-		    "will be refused");
+	if (cfg.n_tpm_ca == 0 && cfg.tpm_ca_dir[0] == '\0')
+		log_warn("config: no [attestation] tpm_ca or tpm_ca_dir: every "
+		    "registration will be refused");
 	if (http_load_tpm_cas(&cfg, &vc.tpm_cas) != 0)
 		goto out;
 	if (cfg.ca_cert[0] != '\0' &&

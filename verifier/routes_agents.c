@@ -28,6 +28,7 @@
 #include "refvals.h"
 #include "routes_computations.h"
 #include "store.h"
+#include "tpm_cas.h"
 #include "tpm_parse.h"
 #include "vigil.pb-c.h"
 
@@ -84,39 +85,6 @@ agents_store_error(struct http_resp *resp, const char *what, int e)
 	    what, vigil_strerror(e));
 }
 
-/* The EK certificate chains to a configured TPM vendor CA. */
-static int
-agents_ek_chain(X509_STORE *cas, const uint8_t *der, size_t len,
-    const char **why)
-{
-	const unsigned char *p = der;
-	X509_STORE_CTX *ctx = NULL;
-	X509 *x = NULL;
-	int e = VIGIL_EVERIFY;
-
-	*why = "EK certificate is not one DER X.509 certificate";
-	if ((x = d2i_X509(NULL, &p, (long)len)) == NULL || p != der + len)
-		goto out;
-	*why = "no TPM vendor CA is configured ([attestation] tpm_ca)";
-	if (cas == NULL)
-		goto out;
-	e = VIGIL_ENOMEM;
-	if ((ctx = X509_STORE_CTX_new()) == NULL ||
-	    X509_STORE_CTX_init(ctx, cas, x, NULL) != 1)
-		goto out;
-	e = VIGIL_EVERIFY;
-	if (X509_verify_cert(ctx) != 1) {
-		*why = X509_verify_cert_error_string(
-		    X509_STORE_CTX_get_error(ctx));
-		goto out;
-	}
-	e = 0;
- out:
-	X509_STORE_CTX_free(ctx);
-	X509_free(x);
-	return e;
-}
-
 static void
 agents_refuse(struct http_resp *resp, unsigned status, const char *slug,
     const char *title, const char *check, const char *why)
@@ -161,6 +129,7 @@ agents_register_verify(struct vctx *vc, const Vigil__RegisterRequest *m,
     struct http_resp *resp, TPM2B_PUBLIC *ek, TPM2B_PUBLIC *ak)
 {
 	const char *why = NULL;
+	char chain[1024];
 
 	if (tpm_public_parse(m->ek_public.data, m->ek_public.len, ek) != 0) {
 		agents_refuse(resp, 400, "ek", "Bad EK", "EK public",
@@ -169,11 +138,17 @@ agents_register_verify(struct vctx *vc, const Vigil__RegisterRequest *m,
 	}
 	if (agents_ek_template(ek, resp) != 0)
 		return VIGIL_EVERIFY;
-	if (agents_ek_chain(vc->tpm_cas, m->ek_cert.data, m->ek_cert.len,
-	    &why) != 0) {
+	if (m->ek_cert.len == 0) {
 		agents_refuse(resp, 403, "ek-cert", "EK certificate refused",
-		    "EK certificate does not chain to a trusted TPM vendor CA",
-		    why);
+		    "EK certificate", "none was sent: the TPM holds none in "
+		    "NV and the agent was given none ([agent] ek_cert_file)");
+		return VIGIL_EVERIFY;
+	}
+	if (tpm_cas_verify(vc->tpm_cas, m->ek_cert.data, m->ek_cert.len,
+	    chain, sizeof(chain)) != 0) {
+		agents_refuse(resp, 403, "ek-cert", "EK certificate refused",
+		    "EK certificate does not chain to a trusted TPM vendor CA "
+		    "([attestation] tpm_ca, tpm_ca_dir)", chain);
 		return VIGIL_EVERIFY;
 	}
 	why = NULL;
@@ -318,9 +293,10 @@ routes_agents_register(struct http_req *req, struct http_resp *resp)
 	}
 	if (m->ek_public.len == 0 || m->ek_public.len > AGENTS_MAX_PUBLIC ||
 	    m->ak_public.len == 0 || m->ak_public.len > AGENTS_MAX_PUBLIC ||
-	    m->ek_cert.len == 0 || m->ek_cert.len > AGENTS_MAX_CERT) {
-		agents_bad(resp, "register", "ek_public, ak_public or "
-		    "ek_cert is empty or over its size limit");
+	    m->ek_cert.len > AGENTS_MAX_CERT) {
+		agents_bad(resp, "register", "ek_public or ak_public is "
+		    "empty or over its size limit, or ek_cert over its "
+		    "size limit");
 		goto done;
 	}
 	if (!agents_hostname_ok(m->hostname)) {

@@ -76,3 +76,67 @@ swtpm_stop() {
 	kill -9 "$pid" 2>/dev/null || true
 	rm -f "$dir/swtpm.pid"
 }
+
+# swtpm_setup (0.7) provisions no ECC P-256 EK: swtpm_provision_p256 DIR
+# TCTI [CERT] creates one from the EK Credential Profile template L-2 at
+# 0x81010002 (tpm2_createek -G ecc) and, unless CERT is "nocert", writes
+# to NV 0x01c0000a a DER certificate for it issued by the local vendor CA
+# that swtpm_provision made (its signkey.pem and issuercert.pem: test keys
+# made by the tests). Once per TPM state: a marker in DIR remembers it.
+swtpm_provision_p256() {
+	local dir=$1 tcti=$2 cert=${3:-cert} ca size
+	ca=$(swtpm_ca_dir "$dir")
+	[ -f "$dir/p256.provisioned" ] && return 0
+	TPM2TOOLS_TCTI=$tcti tpm2_readpublic -c 0x81010002 -f pem \
+		-o "$dir/ek-p256.pem" >>"$dir/swtpm_setup.log" 2>&1 ||
+		TPM2TOOLS_TCTI=$tcti tpm2_createek -G ecc -c 0x81010002 \
+		-f pem -u "$dir/ek-p256.pem" >>"$dir/swtpm_setup.log" 2>&1 || {
+		echo "tpm2_createek -G ecc failed for $dir" >&2
+		return 1
+	}
+	if [ "$cert" != nocert ]; then
+		swtpm_p256_cert "$dir" "$ca/signkey.pem" "$ca/issuercert.pem" \
+			"$dir/ek-p256-cert.der" || return 1
+		size=$(stat -c %s "$dir/ek-p256-cert.der")
+		TPM2TOOLS_TCTI=$tcti tpm2_nvdefine 0x01c0000a -C o -s "$size" \
+			-a "ownerwrite|ownerread|authread|no_da" \
+			>>"$dir/swtpm_setup.log" 2>&1 || {
+			echo "tpm2_nvdefine 0x01c0000a failed for $dir" >&2
+			return 1
+		}
+		TPM2TOOLS_TCTI=$tcti tpm2_nvwrite 0x01c0000a -C o \
+			-i "$dir/ek-p256-cert.der" >>"$dir/swtpm_setup.log" 2>&1 || {
+			echo "tpm2_nvwrite 0x01c0000a failed for $dir" >&2
+			return 1
+		}
+	fi
+	touch "$dir/p256.provisioned"
+}
+
+# swtpm_p256_cert DIR CAKEY CACERT OUT: a DER EK certificate for
+# DIR/ek-p256.pem signed by CAKEY/CACERT (a TCG-style EK certificate:
+# empty subject, keyAgreement, the EK certificate extended key usage).
+swtpm_p256_cert() {
+	local dir=$1 cakey=$2 cacert=$3 out=$4 ext
+	ext=$(mktemp "$dir/ekext.XXXXXX")
+	cat >"$ext" <<EXT
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,keyAgreement
+extendedKeyUsage = 2.23.133.8.1
+subjectAltName = critical,dirName:ek_san
+[ek_san]
+m.2.23.133.2.1 = UTF8:id:00001014
+v.2.23.133.2.2 = UTF8:swtpm
+r.2.23.133.2.3 = UTF8:id:20191023
+EXT
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout /dev/null -subj "/CN=unused" 2>/dev/null |
+		openssl x509 -req -force_pubkey "$dir/ek-p256.pem" \
+			-CA "$cacert" -CAkey "$cakey" -set_serial "0x$(openssl rand -hex 12)" \
+			-days 3650 -extfile "$ext" -subj "/" -outform DER -out "$out" \
+			>>"$dir/swtpm_setup.log" 2>&1
+	local rc=$?
+	rm -f "$ext"
+	[ $rc -eq 0 ] || echo "making the P-256 EK certificate for $dir failed" >&2
+	return $rc
+}

@@ -43,6 +43,7 @@ test_agent_config_example_parses(void **state)
 	assert_string_equal(c.verifier_ca, "/etc/vigil/server-ca.pem");
 	assert_string_equal(c.tcti, "swtpm:host=127.0.0.1,port=2321");
 	assert_int_equal(c.ek, TPM_EK_RSA);
+	assert_string_equal(c.ek_cert_file, "");
 	assert_string_equal(c.state_dir, "/var/lib/vigil");
 	assert_string_equal(c.socket, "/run/vigil/agent.sock");
 	assert_int_equal(c.n_allow_uids, 1);
@@ -72,6 +73,38 @@ test_agent_config_reads_every_key(void **state)
 	assert_int_equal(c.allow_uids[2], 1001);
 	assert_true(c.spool_max_items == 5);
 	assert_int_equal(c.log_level, LOG_DEBUG);
+}
+
+/* ek = rsa | p256 | p384 (ecc, the old name of p384); ek_cert_file is
+ * read as given; another kind is refused naming the accepted ones. */
+static void
+test_agent_config_reads_ek_kinds_and_ek_cert_file(void **state)
+{
+	static const char *const base = "[agent]\nverifier_url = http://x\n"
+	    "tcti = swtpm:\nstate_dir = /tmp\n";
+	struct agent_config c;
+	char err[256], text[512];
+	const char *p;
+
+	snprintf(text, sizeof(text), "%sek = p256\n"
+	    "ek_cert_file = /etc/vigil/ek-cert.pem\n", base);
+	p = write_conf(text);
+	assert_int_equal(agent_config_load(p, &c, err, sizeof(err)), 0);
+	unlink(p);
+	assert_int_equal(c.ek, TPM_EK_P256);
+	assert_string_equal(c.ek_cert_file, "/etc/vigil/ek-cert.pem");
+	snprintf(text, sizeof(text), "%sek = p384\n", base);
+	p = write_conf(text);
+	assert_int_equal(agent_config_load(p, &c, err, sizeof(err)), 0);
+	unlink(p);
+	assert_int_equal(c.ek, TPM_EK_ECC);
+	snprintf(text, sizeof(text), "%sek = ecc256\n", base);
+	p = write_conf(text);
+	assert_int_equal(agent_config_load(p, &c, err, sizeof(err)),
+	    VIGIL_ECONFIG);
+	unlink(p);
+	assert_non_null(strstr(err, "[agent] ek: \"ecc256\" is not rsa, "
+	    "p256 or p384"));
 }
 
 static void
@@ -152,6 +185,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_agent_config_example_parses),
 		cmocka_unit_test(test_agent_config_reads_every_key),
+		cmocka_unit_test(
+		    test_agent_config_reads_ek_kinds_and_ek_cert_file),
 		cmocka_unit_test(test_agent_config_rejects_unknown_key_by_name),
 		cmocka_unit_test(test_agent_config_rejects_unknown_section),
 		cmocka_unit_test(

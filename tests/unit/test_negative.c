@@ -1141,10 +1141,40 @@ test_negative_ek_cert_from_untrusted_ca_is_refused(void **state)
 	agent_register(&a, NULL, 0, &rs, &r);
 	assert_null(rs);
 	assert_problem(&r, 403, "ek-cert", "EK certificate does not chain to "
-	    "a trusted TPM vendor CA");
+	    "a trusted TPM vendor CA ([attestation] tpm_ca, tpm_ca_dir): "
+	    "subject \"CN=Vigil software EK (test only)\", issuer \"CN=Rogue "
+	    "CA\", serial 0x");
 	assert_node(a.id, NULL);
 	EVP_PKEY_free(k);
 	X509_free(x);
+	agent_free(&a);
+}
+
+/* A TPM with no EK certificate in NV and an agent given none
+ * ([agent] ek_cert_file): the registration carries no certificate and is
+ * refused with that reason. */
+static void
+test_negative_registration_without_ek_cert_is_refused(void **state)
+{
+	Vigil__RegisterRequest rq = VIGIL__REGISTER_REQUEST__INIT;
+	uint8_t ekb[1024], body[4096];
+	size_t ekl, n;
+	struct reply r;
+	struct agent a;
+
+	agent_new(&a, g.base);
+	assert_int_equal(tpm_public_marshal(swek_public(a.ek), ekb,
+	    sizeof(ekb), &ekl), 0);
+	rq.ek_public = (ProtobufCBinaryData){ ekl, ekb };
+	rq.ak_public = (ProtobufCBinaryData){ a.ak_len, a.ak };
+	rq.hostname = "negative";
+	n = vigil__register_request__pack(&rq, body);
+	assert_int_equal(req_at(a.base, "POST", "/v1/agents", NULL, body, n,
+	    &r), 403);
+	assert_problem(&r, 403, "ek-cert", "EK certificate: none was sent: "
+	    "the TPM holds none in NV and the agent was given none ([agent] "
+	    "ek_cert_file)");
+	assert_node(a.id, NULL);
 	agent_free(&a);
 }
 
@@ -1653,6 +1683,8 @@ main(void)
 		    test_negative_evidence_from_pending_agent_is_409),
 		cmocka_unit_test(
 		    test_negative_ek_cert_from_untrusted_ca_is_refused),
+		cmocka_unit_test(
+		    test_negative_registration_without_ek_cert_is_refused),
 		cmocka_unit_test(test_negative_ak_without_restricted_is_refused),
 		cmocka_unit_test(
 		    test_negative_second_agent_with_registered_ak_is_refused),

@@ -163,7 +163,7 @@ test_ecc_p384_ek_public_matches_its_nv_certificate(void **state)
 }
 
 static void
-test_ek_kind_parse_accepts_only_rsa_and_ecc(void **state)
+test_ek_kind_parse_accepts_rsa_p256_p384_and_ecc(void **state)
 {
 	enum tpm_ek_kind k;
 
@@ -171,6 +171,16 @@ test_ek_kind_parse_accepts_only_rsa_and_ecc(void **state)
 	assert_int_equal(k, TPM_EK_RSA);
 	assert_int_equal(tpm_ek_kind_parse("ecc", &k), 0);
 	assert_int_equal(k, TPM_EK_ECC);
+	assert_int_equal(tpm_ek_kind_parse("p384", &k), 0);
+	assert_int_equal(k, TPM_EK_ECC);
+	assert_int_equal(tpm_ek_kind_parse("p256", &k), 0);
+	assert_int_equal(k, TPM_EK_P256);
+	assert_string_equal(tpm_ek_kind_name(TPM_EK_P256), "p256");
+	assert_int_equal(tpm_ek_handle(TPM_EK_P256), 0x81010002u);
+	assert_int_equal(tpm_ek_cert_index(TPM_EK_P256), 0x01c0000au);
+	assert_int_equal(tpm_ek_cert_index(TPM_EK_RSA), 0x01c00002u);
+	assert_int_equal(tpm_ek_cert_index(TPM_EK_ECC), 0x01c00016u);
+	assert_int_equal(tpm_ek_kind_parse("P256", &k), VIGIL_EINVAL);
 	assert_int_equal(tpm_ek_kind_parse("RSA", &k), VIGIL_EINVAL);
 	assert_int_equal(tpm_ek_kind_parse("", &k), VIGIL_EINVAL);
 }
@@ -184,6 +194,101 @@ test_open_fails_cleanly_when_no_tpm_listens(void **state)
 	assert_int_equal(tpm_open("swtpm:host=127.0.0.1,port=1", &t),
 	    VIGIL_ETPM);
 	assert_null(t);
+}
+
+/* Evicts the persistent object at h with tpm2-tools (as an operator, or
+ * a TPM that ships without persisted EKs, would leave it). */
+static void
+t_evict(uint32_t h)
+{
+	char cmd[512];
+
+	assert_true((size_t)snprintf(cmd, sizeof(cmd), "tpm2_evictcontrol "
+	    "-T '%s' -C o -c 0x%08x >/dev/null 2>&1", tcti, h) < sizeof(cmd));
+	assert_int_equal(system(cmd), 0);
+}
+
+/* swtpm_setup provisions no P-256 EK: the agent creates it from template
+ * L-2 at 0x81010002, and it is the same key every time (the endorsement
+ * seed and the template fix it), so a certificate made for it once
+ * certifies it after an eviction too. swtpm has no NV 0x01c0000a. */
+static void
+test_p256_ek_is_created_from_template_l2_and_has_no_nv_certificate(
+    void **state)
+{
+	struct buf a = BUF_INIT, b = BUF_INIT, c = BUF_INIT;
+	const char *why = NULL;
+	TPM2B_PUBLIC p;
+	unsigned tmpl = 0;
+	struct tpm *t;
+
+	NEED_TPM();
+	t = t_open();
+	assert_int_equal(tpm_ek_public(t, TPM_EK_P256, &a), 0);
+	assert_int_equal(tpm_ek_cert(t, TPM_EK_P256, &c), VIGIL_ENOTFOUND);
+	assert_int_equal(tpm_ek_read(t, TPM_EK_P256, &b, &c),
+	    VIGIL_ENOTFOUND);
+	tpm_close(t);
+	t_unmarshal_public(&a, &p);
+	assert_int_equal(tpm_ek_template(&p, &tmpl, &why), 0);
+	assert_int_equal(tmpl, TPM_EK_L2);
+	assert_int_equal(b.len, a.len);
+	assert_memory_equal(b.data, a.data, a.len);
+	t_evict(TPM_HANDLE_EK_P256);
+	t = t_open();
+	assert_int_equal(tpm_ek_public(t, TPM_EK_P256, &b), 0);
+	tpm_close(t);
+	assert_int_equal(b.len, a.len);
+	assert_memory_equal(b.data, a.data, a.len);
+	buf_free(&a);
+	buf_free(&b);
+	buf_free(&c);
+}
+
+/* A TPM whose RSA or P-384 EK is not persisted (TPMs ship so): the
+ * agent recreates it from template L-1 / H-3 and it is the key swtpm's
+ * NV certificate certifies. */
+static void
+t_ek_recreated_matches_cert(enum tpm_ek_kind kind, unsigned want_tmpl)
+{
+	struct buf a = BUF_INIT, b = BUF_INIT, cert = BUF_INIT;
+	const char *why = NULL;
+	TPM2B_PUBLIC p;
+	unsigned tmpl = 0;
+	struct tpm *t;
+
+	NEED_TPM();
+	t = t_open();
+	assert_int_equal(tpm_ek_public(t, kind, &a), 0);
+	tpm_close(t);
+	t_evict(tpm_ek_handle(kind));
+	t = t_open();
+	assert_int_equal(tpm_ek_read(t, kind, &b, &cert), 0);
+	tpm_close(t);
+	assert_int_equal(b.len, a.len);
+	assert_memory_equal(b.data, a.data, a.len);
+	t_unmarshal_public(&b, &p);
+	assert_int_equal(tpm_ek_template(&p, &tmpl, &why), 0);
+	assert_int_equal(tmpl, want_tmpl);
+	assert_int_equal(tpm_ek_matches_cert(&p, cert.data, cert.len, &why),
+	    0);
+	buf_free(&a);
+	buf_free(&b);
+	buf_free(&cert);
+}
+
+static void
+test_rsa_ek_recreated_from_template_l1_matches_its_certificate(
+    void **state)
+{
+	t_ek_recreated_matches_cert(TPM_EK_RSA, TPM_EK_L1);
+}
+
+static void
+test_p384_ek_recreated_from_template_h3_matches_its_certificate(
+    void **state)
+{
+	t_ek_recreated_matches_cert(TPM_EK_ECC, TPM_EK_H3);
 }
 
 static void
@@ -326,7 +431,7 @@ t_activate(enum tpm_ek_kind kind)
 	NEED_TPM();
 	assert_int_equal(RAND_bytes(secret, sizeof(secret)), 1);
 	t = t_open();
-	assert_int_equal(tpm_ek_read(t, kind, &ek, &cert), 0);
+	assert_int_equal(tpm_ek_public(t, kind, &ek), 0);
 	assert_int_equal(tpm_ak_ensure(t, kind, &ak), 0);
 	tpm_close(t);
 	t_makecredential(&ek, &ak, secret, sizeof(secret), &cred, &esec);
@@ -363,6 +468,12 @@ static void
 test_activate_with_ecc_p384_ek_recovers_makecredential_secret(void **state)
 {
 	t_activate(TPM_EK_ECC);
+}
+
+static void
+test_activate_with_ecc_p256_ek_recovers_makecredential_secret(void **state)
+{
+	t_activate(TPM_EK_P256);
 }
 
 static void
@@ -722,11 +833,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ek_kind_parse_accepts_only_rsa_and_ecc),
+		cmocka_unit_test(test_ek_kind_parse_accepts_rsa_p256_p384_and_ecc),
 		cmocka_unit_test(test_open_fails_cleanly_when_no_tpm_listens),
 		cmocka_unit_test(test_rsa_ek_public_matches_its_nv_certificate),
 		cmocka_unit_test(
 		    test_ecc_p384_ek_public_matches_its_nv_certificate),
+		cmocka_unit_test(
+		    test_p256_ek_is_created_from_template_l2_and_has_no_nv_certificate),
+		cmocka_unit_test(
+		    test_rsa_ek_recreated_from_template_l1_matches_its_certificate),
+		cmocka_unit_test(
+		    test_p384_ek_recreated_from_template_h3_matches_its_certificate),
 		cmocka_unit_test(
 		    test_ak_ensure_is_idempotent_and_has_ak_attributes),
 		cmocka_unit_test(
@@ -735,6 +852,8 @@ main(void)
 		    test_activate_with_rsa_ek_recovers_makecredential_secret),
 		cmocka_unit_test(
 		    test_activate_with_ecc_p384_ek_recovers_makecredential_secret),
+		cmocka_unit_test(
+		    test_activate_with_ecc_p256_ek_recovers_makecredential_secret),
 		cmocka_unit_test(
 		    test_quote_carries_nonce_and_digest_of_returned_pcrs),
 		cmocka_unit_test(

@@ -24,6 +24,8 @@ test_verifier_example_config_parses(void **state)
 	assert_int_equal(c.sse_max_clients, 256);
 	assert_int_equal(c.webhooks_max_attempts, 10);
 	assert_string_equal(c.platform_ca, "/etc/vigil/platform-ca.pem");
+	assert_string_equal(c.tpm_ca_dir, "/etc/vigil/tpm-ca.d");
+	assert_int_equal(c.n_tpm_ca, 2);
 	assert_int_equal(c.blob_max_bytes, 64u * 1024 * 1024);
 	assert_int_equal(c.blob_quota_bytes, 1024ull * 1024 * 1024);
 	assert_int_equal(c.blob_uploads_per_tenant, 4);
@@ -101,6 +103,34 @@ test_verifier_config_refuses_unknown_keys_and_bad_values(void **state)
 	assert_int_not_equal(load_text("[events]\nheartbeat_s = x\n"), 0);
 }
 
+/* [attestation] tpm_ca_dir: a path, empty by default, in addition to
+ * tpm_ca. */
+static void
+test_verifier_config_tpm_ca_dir(void **state)
+{
+	char path[] = "/tmp/vigil-vconf.XXXXXX";
+	struct vconfig c;
+	FILE *f;
+	int fd;
+
+	(void)state;
+	assert_true((fd = mkstemp(path)) >= 0);
+	assert_non_null(f = fdopen(fd, "w"));
+	fputs("[attestation]\n", f);
+	fclose(f);
+	assert_int_equal(config_load(path, &c), 0);
+	assert_string_equal(c.tpm_ca_dir, "");
+	assert_non_null(f = fopen(path, "w"));
+	fputs("[attestation]\ntpm_ca = /a.pem\ntpm_ca_dir = /etc/tpm-ca.d\n",
+	    f);
+	fclose(f);
+	assert_int_equal(config_load(path, &c), 0);
+	unlink(path);
+	assert_string_equal(c.tpm_ca_dir, "/etc/tpm-ca.d");
+	assert_int_equal(c.n_tpm_ca, 1);
+	assert_string_equal(c.tpm_ca[0], "/a.pem");
+}
+
 /* [attestation] ek_kinds: one (the default, and the example's value) or
  * each; anything else stops the verifier. */
 static void
@@ -138,6 +168,7 @@ main(void)
 		cmocka_unit_test(
 		    test_verifier_config_refuses_unknown_keys_and_bad_values),
 		cmocka_unit_test(test_verifier_config_ek_kinds),
+		cmocka_unit_test(test_verifier_config_tpm_ca_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
