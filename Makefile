@@ -203,3 +203,14 @@ $(BUILD)/bin/vigil-smmbench: $(call obj,bench/smmbench.c) $(ALLLIBS)
 BINS += $(BUILD)/bin/vigil-vmbench
 all: $(BUILD)/bin/vigil-vmbench
 $(BUILD)/bin/vigil-vmbench: $(call obj,bench/vmbench.c) $(ALLLIBS)
+
+# docs/openapi.json is compiled into the verifier (docs/embed-openapi.sh),
+# so GET /v1/openapi.json answers without any file installed; [server]
+# openapi overrides it (issue 13).
+$(BUILD)/gen/openapi.c: docs/embed-openapi.sh docs/openapi.json
+	@mkdir -p $(BUILD)/gen
+	$(Q)sh docs/embed-openapi.sh docs/openapi.json > $@.tmp && mv $@.tmp $@
+$(BUILD)/obj/gen/openapi.o: $(BUILD)/gen/openapi.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+$(LIBVERIFIER): $(BUILD)/obj/gen/openapi.o
