@@ -19,6 +19,7 @@ PACKAGES=(
 	libcmocka-dev				# unit tests
 	swtpm swtpm-tools tpm2-tools		# TPMs of tests and the demo
 	curl jq bc iproute2 procps		# scripts, end-to-end tests, benchmarks
+	dpkg-dev systemd groff-base		# make deb (dpkg-shlibdeps), unit checks, man pages
 )
 
 missing() {
