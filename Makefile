@@ -288,5 +288,5 @@ install: all $(MANPAGES)
 
 deb: all $(MANPAGES)
 	@rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb
-	@$(MAKE) --no-print-directory install PREFIX=/usr SYSCONFDIR=/etc DESTDIR=$(CURDIR)/$(BUILD)/deb/root >/dev/null
+	@$(MAKE) --no-print-directory install PREFIX=/usr SYSCONFDIR=/etc DESTDIR=$(abspath $(BUILD))/deb/root >/dev/null
 	$(Q)deploy/debian/build-debs.sh $(BUILD)/deb/root $(BUILD)/deb
