@@ -290,3 +290,11 @@ deb: all $(MANPAGES)
 	@rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb
 	@$(MAKE) --no-print-directory install PREFIX=/usr SYSCONFDIR=/etc DESTDIR=$(abspath $(BUILD))/deb/root >/dev/null
 	$(Q)deploy/debian/build-debs.sh $(BUILD)/deb/root $(BUILD)/deb
+
+# The API document's checks (issue 13): swagger-parser and ajv from the
+# npm registry, pinned by tests/openapi/package-lock.json, installed into
+# tests/openapi/node_modules by `make deps` (so by `make check`). Used by
+# tests/e2e/openapi_document.sh and lib.sh's api_checked.
+deps: tests/openapi/node_modules/.package-lock.json
+tests/openapi/node_modules/.package-lock.json: tests/openapi/package.json tests/openapi/package-lock.json
+	@cd tests/openapi && npm ci --no-audit --no-fund --loglevel=error
