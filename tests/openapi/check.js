@@ -51,6 +51,28 @@ async function checkDoc(file) {
 	process.stdout.write(`${file}: valid OpenAPI ${doc.openapi}; every error answer is problem+json\n`);
 }
 
+// OpenAPI 3.0's "nullable: true" beside a composition ({allOf: [{$ref}],
+// nullable: true}, the 3.0 way to say "this schema or null") as JSON
+// Schema says it, for ajv, which takes nullable only beside a type.
+function nullableToJsonSchema(node) {
+	if (Array.isArray(node)) {
+		node.forEach(nullableToJsonSchema);
+		return;
+	}
+	if (node === null || typeof node !== 'object')
+		return;
+	for (const v of Object.values(node))
+		nullableToJsonSchema(v);
+	if (node.nullable === true && node.type === undefined &&
+	    (node.allOf || node.oneOf || node.anyOf || node.$ref)) {
+		const rest = Object.assign({}, node);
+		delete rest.nullable;
+		for (const k of Object.keys(node))
+			delete node[k];
+		node.anyOf = [rest, { type: 'null' }];
+	}
+}
+
 function deref(doc, ref) {
 	return ref.replace(/^#\//, '').split('/').reduce((o, p) =>
 	    o[p.replace(/~1/g, '/').replace(/~0/g, '~')], doc);
@@ -178,6 +200,7 @@ function checkBody(file, method, path, status, ctype, bodyFile) {
 	} catch (e) {
 		fail(`the body is not JSON: ${e.message}`);
 	}
+	nullableToJsonSchema(doc);
 	const ajv = new Ajv({ strict: false, allErrors: true });
 	addFormats(ajv);
 	ajv.addSchema(doc, 'openapi.json');
