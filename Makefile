@@ -221,3 +221,97 @@ $(LIBVERIFIER): $(BUILD)/obj/gen/ui_files.o
 .PHONY: screenshots
 screenshots: all
 	@BUILD=$(BUILD) VIGIL_SCREENSHOTS=$(CURDIR)/docs/dashboard tests/run.sh --e2e --only dashboard
+# docs/openapi.json is compiled into the verifier (docs/embed-openapi.sh),
+# so GET /v1/openapi.json answers without any file installed; [server]
+# openapi overrides it (issue 13).
+$(BUILD)/gen/openapi.c: docs/embed-openapi.sh docs/openapi.json
+	@mkdir -p $(BUILD)/gen
+	$(Q)sh docs/embed-openapi.sh docs/openapi.json > $@.tmp && mv $@.tmp $@
+$(BUILD)/obj/gen/openapi.o: $(BUILD)/gen/openapi.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+$(LIBVERIFIER): $(BUILD)/obj/gen/openapi.o
+
+# Installing (issue 13): `make install PREFIX=/usr DESTDIR=DIR` puts the
+# programs, the systemd units (ExecStart pointed at SBINDIR), the commented
+# example configs (/etc/vigil), the man pages (built from docs/*.md and the
+# example configs by docs/man/*.sh) and the OpenAPI document in place.
+# `make deb` builds the Debian packages from such an install
+# (deploy/debian/build-debs.sh). Test: tests/e2e/packages.sh.
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+SBINDIR    := $(PREFIX)/sbin
+BINDIR     := $(PREFIX)/bin
+MANDIR     := $(PREFIX)/share/man
+DATADIR    := $(PREFIX)/share/vigil
+UNITDIR    := $(PREFIX)/lib/systemd/system
+SYSUSERSDIR := $(PREFIX)/lib/sysusers.d
+SYSCONFDIR ?= /etc
+MANPAGES   := $(addprefix $(BUILD)/man/,vigil-verifier.8 vigil-agent.8 \
+              vigil-smmd.8 vigil-psed.8 vigil.1 vigil-smm.1 \
+              vigil-verifier.conf.5 vigil-agent.conf.5 vigil-smmd.conf.5 \
+              vigil-cli.conf.5)
+UNITS      := $(wildcard deploy/systemd/*.service)
+
+.PHONY: man install deb
+man: $(MANPAGES)
+$(MANPAGES): docs/man/md2man.sh docs/man/conf2man.sh
+$(BUILD)/man/vigil-verifier.8: docs/verifier.md
+	@mkdir -p $(dir $@)
+	$(Q)sh docs/man/md2man.sh vigil-verifier 8 "the attestation verifier" $< > $@.tmp && mv $@.tmp $@
+$(BUILD)/man/vigil-agent.8: docs/agent.md
+	@mkdir -p $(dir $@)
+	$(Q)sh docs/man/md2man.sh vigil-agent 8 "the node's attestation agent" $< > $@.tmp && mv $@.tmp $@
+$(BUILD)/man/vigil.1: docs/cli.md
+	@mkdir -p $(dir $@)
+	$(Q)sh docs/man/md2man.sh vigil 1 "the command line of Vigil" $< > $@.tmp && mv $@.tmp $@
+$(BUILD)/man/vigil-psed.8: docs/pse.md
+	@mkdir -p $(dir $@)
+	$(Q)sh docs/man/md2man.sh vigil-psed 8 "PSE and MigE of one node (emulated)" $< > $@.tmp && mv $@.tmp $@
+$(BUILD)/man/vigil-smmd.8: docs/smm.md
+	@mkdir -p $(dir $@)
+	$(Q)sh docs/man/md2man.sh vigil-smmd 8 "the SMM measurement and key service (emulated)" $< "## vigil-smmd(8)" > $@.tmp && mv $@.tmp $@
+$(BUILD)/man/vigil-smm.1: docs/smm.md
+	@mkdir -p $(dir $@)
+	$(Q)sh docs/man/md2man.sh vigil-smm 1 "talk to the SMM service: measure, log, keys" $< "## vigil-smm(1)" > $@.tmp && mv $@.tmp $@
+$(BUILD)/man/vigil-%.conf.5: deploy/examples/%.conf
+	@mkdir -p $(dir $@)
+	$(Q)sh docs/man/conf2man.sh vigil-$*.conf "configuration of vigil-$*" $< \
+	    $(if $(filter cli,$*),"~/.config/vigil/cli.conf","$(SYSCONFDIR)/vigil/$*.conf") \
+	    $(if $(filter cli,$*),"vigil(1)","vigil-$*(8)") > $@.tmp && mv $@.tmp $@
+
+INSTALL_SBIN := vigil-verifier vigil-agent vigil-smmd vigil-psed
+INSTALL_BIN  := vigil vigil-smm
+install: all $(MANPAGES)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR) \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(SYSCONFDIR)/vigil \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(PREFIX)/share/doc/vigil/examples
+	install -m 0755 $(addprefix $(BUILD)/bin/,$(INSTALL_SBIN)) $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(addprefix $(BUILD)/bin/,$(INSTALL_BIN)) $(DESTDIR)$(BINDIR)/
+	for u in $(UNITS); do \
+	    sed 's|/usr/local/bin/|$(SBINDIR)/|g' $$u > $(DESTDIR)$(UNITDIR)/$$(basename $$u) && \
+	    chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename $$u) || exit 1; \
+	done
+	install -m 0644 deploy/sysusers/vigil-agent.conf $(DESTDIR)$(SYSUSERSDIR)/
+	install -m 0644 deploy/examples/verifier.conf deploy/examples/agent.conf \
+	    deploy/examples/smmd.conf $(DESTDIR)$(SYSCONFDIR)/vigil/
+	install -m 0644 deploy/examples/cli.conf $(DESTDIR)$(PREFIX)/share/doc/vigil/examples/
+	install -m 0644 docs/openapi.json $(DESTDIR)$(DATADIR)/openapi.json
+	for m in $(MANPAGES); do \
+	    s=$${m##*.}; gzip -9n < $$m > $(DESTDIR)$(MANDIR)/man$$s/$$(basename $$m).gz && \
+	    chmod 0644 $(DESTDIR)$(MANDIR)/man$$s/$$(basename $$m).gz || exit 1; \
+	done
+
+deb: all $(MANPAGES)
+	@rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb
+	@$(MAKE) --no-print-directory install PREFIX=/usr SYSCONFDIR=/etc DESTDIR=$(abspath $(BUILD))/deb/root >/dev/null
+	$(Q)deploy/debian/build-debs.sh $(BUILD)/deb/root $(BUILD)/deb
+
+# The API document's checks (issue 13): swagger-parser and ajv from the
+# npm registry, pinned by tests/openapi/package-lock.json, installed into
+# tests/openapi/node_modules by `make deps` (so by `make check`). Used by
+# tests/e2e/openapi_document.sh and lib.sh's api_checked.
+deps: tests/openapi/node_modules/.package-lock.json
+tests/openapi/node_modules/.package-lock.json: tests/openapi/package.json tests/openapi/package-lock.json
+	@cd tests/openapi && npm ci --no-audit --no-fund --loglevel=error

@@ -20,6 +20,7 @@ PACKAGES=(
 	swtpm swtpm-tools tpm2-tools		# TPMs of tests and the demo
 	curl jq bc iproute2 procps		# scripts, end-to-end tests, benchmarks
 	chromium nodejs				# the dashboard's browser test (tests/e2e/dashboard.sh)
+	dpkg-dev systemd groff-base		# make deb (dpkg-shlibdeps), unit checks, man pages
 )
 
 missing() {

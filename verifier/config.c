@@ -28,8 +28,7 @@ config_defaults(struct vconfig *c)
 	c->evidence_max_items = 4096;
 	c->evlog_chunk_max_bytes = 1024u * 1024;
 	c->attest_waits_per_tenant = 8;
-	snprintf(c->openapi, sizeof(c->openapi),
-	    "/usr/share/vigil/openapi.json");
+	c->openapi[0] = '\0';	/* the built-in document */
 	snprintf(c->store_path, sizeof(c->store_path),
 	    "/var/lib/vigil/verifier.db");
 	c->interval_ms = 10000;

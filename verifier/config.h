@@ -26,7 +26,7 @@ struct vconfig {
 	unsigned threads;
 	unsigned conn_limit;		/* max concurrent connections */
 	unsigned conn_timeout_s;	/* idle connection timeout */
-	char openapi[PATH_MAX];		/* the OpenAPI document served */
+	char openapi[PATH_MAX];		/* "": the built-in document; else a file */
 	char tls_cert[PATH_MAX];	/* server certificate chain (PEM) */
 	char tls_key[PATH_MAX];		/* its key (PEM) */
 	char client_ca[PATH_MAX];	/* agent CA ("": [ca] cert) */

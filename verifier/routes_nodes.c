@@ -12,6 +12,7 @@
 #include "err.h"
 #include "http.h"
 #include "log.h"
+#include "openapi_doc.h"
 #include "refvals.h"
 #include "store.h"
 #include "valid.h"
@@ -416,6 +417,10 @@ routes_readyz(struct http_req *req, struct http_resp *resp)
 	return http_json(resp, 200, json_pack("{s:s}", "status", "ready"));
 }
 
+/* The document compiled in from docs/openapi.json, or the file [server]
+ * openapi names (an override: a document edited on the host). An override
+ * that cannot be read is an error, not a silent fall back to the built-in
+ * copy, which may then not be the document the operator meant. */
 int
 routes_openapi(struct http_req *req, struct http_resp *resp)
 {
@@ -424,15 +429,22 @@ routes_openapi(struct http_req *req, struct http_resp *resp)
 	size_t len = 0;
 	int e;
 
-	if ((e = file_read(path, 1024 * 1024, &doc, &len)) != 0) {
-		log_warn("openapi: cannot read %s: %s", path,
+	buf_free(&resp->body);
+	if (path[0] == '\0') {
+		resp->status = 200;
+		resp->content_type = "application/json";
+		return buf_add(&resp->body, vigil_openapi_json,
+		    vigil_openapi_json_len);
+	}
+	if ((e = file_read(path, 4 * 1024 * 1024, &doc, &len)) != 0) {
+		log_warn("openapi: cannot read [server] openapi = %s: %s",
+		    path, vigil_strerror(e));
+		http_problem(resp, 500, "openapi-unreadable",
+		    "OpenAPI document unreadable",
+		    "[server] openapi = %s cannot be read: %s", path,
 		    vigil_strerror(e));
-		http_problem(resp, 404, "not-found", "No OpenAPI document",
-		    "the OpenAPI document is not installed ([server] openapi "
-		    "= %s)", path);
 		return 0;
 	}
-	buf_free(&resp->body);
 	resp->status = 200;
 	resp->content_type = "application/json";
 	e = buf_add(&resp->body, doc, len);

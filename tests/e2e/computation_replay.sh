@@ -131,8 +131,17 @@ for req in "GET /v1/computations/$id" "POST /v1/computations/$id/replays" "GET /
 		-H "Authorization: Bearer $tok_b" "$url${req#* }")
 	[ "$code" = 404 ] || e2e_fail "tenant B: $req answered $code, expected 404"
 done
-n=$(curl -fsS -H "Authorization: Bearer $tok_b" "$url/v1/computations" | jq '.items | length')
+lb=$(api_checked GET /v1/computations 200 "$tok_b") ||
+	e2e_fail "GET /v1/computations (tenant B) failed or is not as documented"
+n=$(jq '.items | length' <<<"$lb")
 [ "$n" = 0 ] || e2e_fail "tenant B lists $n computations, expected 0"
+# Tenant A's list, as docs/openapi.json describes it (issue 13).
+la=$(api_checked GET /v1/computations 200 "$tok_a") ||
+	e2e_fail "GET /v1/computations (tenant A) failed or is not as documented"
+jq -e --arg id "$id" '.items | any(.id == $id and .status == "complete")' <<<"$la" >/dev/null ||
+	e2e_fail "tenant A's list lacks complete computation $id: $la"
+p=$(api_checked GET "/v1/computations/$id" 404 "$tok_b") ||
+	e2e_fail "tenant B's 404 is not a documented problem"
 
 e2e_log "tampering with PCR 7: checkpoints made while contraindicated are flagged"
 pcr7_tamper "$name"

@@ -22,6 +22,12 @@
 #   cluster_start, CURL_CA_BUNDLE and VIGIL_CACERT name its server CA, so a
 #   test's own curl and vigil calls trust the verifier.
 #   e2e_fail MESSAGE            prints "FAIL: MESSAGE" and exits 1
+#   api_checked METHOD PATH STATUS [TOKEN]
+#                               a request without a body (operator token by default);
+#                               prints the body, fails (1, the reason on stderr) when
+#                               the status is not STATUS or docs/openapi.json does not
+#                               describe the answer (tests/openapi/check.js)
+#   openapi_check METHOD PATH STATUS CONTENT-TYPE FILE   that check alone
 #   e2e_log MESSAGE             a timestamped progress line
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
@@ -167,4 +173,40 @@ pcr7_tamper() {
 	TPM2TOOLS_TCTI=$(node_tcti "$1") tpm2_pcrextend \
 		"7:sha256=$(printf 'tampered %s' "$1" | sha256sum | cut -c1-64)" ||
 		e2e_fail "tpm2_pcrextend on $1 failed"
+}
+
+# ---- the API document is true (issue 13) -----------------------------------
+
+openapi_check() {
+	if [ ! -d "$e2e_top/tests/openapi/node_modules/ajv" ]; then
+		echo "openapi_check: tests/openapi/node_modules is missing: run make deps" >&2
+		return 1
+	fi
+	node "$e2e_top/tests/openapi/check.js" body "$e2e_top/docs/openapi.json" "$@" >&2
+}
+
+api_checked() {
+	local method=$1 path=$2 want=$3 tok=${4:-} f meta status ctype
+	[ -n "$tok" ] || tok=$(cat "$CLUSTER_DIR/verifier/operator.token")
+	f=$(mktemp /tmp/vigil-e2e-body.XXXXXX)
+	if ! meta=$(dc_curl "$CLUSTER_DIR" -sS -m 10 -X "$method" \
+	    -H "Authorization: Bearer $tok" -o "$f" -w '%{http_code} %{content_type}' \
+	    "$(dc_url "$CLUSTER_DIR")$path"); then
+		echo "api_checked: $method $path: no answer" >&2
+		rm -f "$f"
+		return 1
+	fi
+	status=${meta%% *}
+	ctype=${meta#* }
+	if [ "$status" != "$want" ]; then
+		echo "api_checked: $method $path answered $status, want $want: $(head -c 300 "$f")" >&2
+		rm -f "$f"
+		return 1
+	fi
+	if ! openapi_check "$method" "$path" "$status" "$ctype" "$f"; then
+		rm -f "$f"
+		return 1
+	fi
+	cat "$f"
+	rm -f "$f"
 }

@@ -83,6 +83,14 @@ vm_attest "$web" affirming "$n1"
 vm_attest "$cache" affirming "$n2"
 
 e2e_log "tenant globex cannot see or attest acme's VM"
+# GET /v1/vms as docs/openapi.json describes it (issue 13): acme sees web,
+# globex does not.
+vmlist=$(api_checked GET /v1/vms 200 "$acme") || e2e_fail "GET /v1/vms (acme) failed or is not as documented"
+jq -e --arg id "$web" '.vms | any(.id == $id and .name == "web" and .tenant == "acme")' <<<"$vmlist" >/dev/null ||
+	e2e_fail "acme's GET /v1/vms lacks web: $vmlist"
+vmlist=$(api_checked GET /v1/vms 200 "$globex") || e2e_fail "GET /v1/vms (globex) failed or is not as documented"
+jq -e --arg id "$web" '.vms | any(.id == $id) | not' <<<"$vmlist" >/dev/null ||
+	e2e_fail "globex's GET /v1/vms lists acme's web: $vmlist"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $globex" "$url/v1/vms/$web")
 [ "$code" = 404 ] || e2e_fail "globex GET acme's VM: $code, not 404"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $globex" "$url/v1/vms/$web/attest")

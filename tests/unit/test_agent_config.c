@@ -41,11 +41,11 @@ test_agent_config_example_parses(void **state)
 	    err, sizeof(err)), 0);
 	assert_string_equal(c.verifier_url, "https://127.0.0.1:8443");
 	assert_string_equal(c.verifier_ca, "/etc/vigil/server-ca.pem");
-	assert_string_equal(c.tcti, "swtpm:host=127.0.0.1,port=2321");
+	assert_string_equal(c.tcti, "device:/dev/tpmrm0");
 	assert_int_equal(c.ek, TPM_EK_RSA);
 	assert_string_equal(c.ek_cert_file, "");
-	assert_string_equal(c.state_dir, "/var/lib/vigil");
-	assert_string_equal(c.socket, "/run/vigil/agent.sock");
+	assert_string_equal(c.state_dir, "/var/lib/vigil-agent");
+	assert_string_equal(c.socket, "/run/vigil-agent/agent.sock");
 	assert_int_equal(c.n_allow_uids, 1);
 	assert_int_equal(c.allow_uids[0], 0);
 	assert_true(c.spool_max_items == 10000);

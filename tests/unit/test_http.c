@@ -156,7 +156,7 @@ group_setup(void **state)
 	g.cfg.threads = 2;
 	snprintf(g.cfg.store_path, sizeof(g.cfg.store_path), "%s/v.db",
 	    g.dir);
-	snprintf(g.cfg.openapi, sizeof(g.cfg.openapi), "docs/openapi.json");
+	/* No [server] openapi: GET /v1/openapi.json serves the built-in copy. */
 	/* The TPM vendor CA and the agents' CA. */
 	assert_int_equal(swek_test_ca("Test TPM CA", &g.tpm_ca_key,
 	    &g.tpm_ca), 0);
@@ -760,10 +760,8 @@ test_http_openapi_document_names_every_route(void **state)
 	char method[8];
 	size_t i, k;
 
-	if (req("GET", "/v1/openapi.json", NULL, NULL, 0, &r) != 200) {
-		buf_free(&r.body);
-		skip();
-	}
+	assert_int_equal(req("GET", "/v1/openapi.json", NULL, NULL, 0, &r),
+	    200);
 	assert_non_null(j = json_loads((char *)r.body.data, 0, NULL));
 	buf_free(&r.body);
 	paths = json_object_get(j, "paths");
@@ -878,6 +876,53 @@ test_http_ui_files_have_csp_nosniff_and_types(void **state)
 	assert_null(routes_ui_type("embed.sh"));
 }
 
+/* Without any config the verifier serves the document it was built with,
+ * byte for byte docs/openapi.json (no file installed anywhere). */
+static void
+test_http_openapi_is_built_in_and_equals_docs(void **state)
+{
+	struct reply r;
+	uint8_t *doc = NULL;
+	size_t len = 0;
+
+	assert_string_equal(g.cfg.openapi, "");
+	assert_int_equal(file_read("docs/openapi.json", 4 * 1024 * 1024, &doc,
+	    &len), 0);
+	assert_int_equal(req("GET", "/v1/openapi.json", NULL, NULL, 0, &r),
+	    200);
+	assert_string_equal(r.ctype, "application/json");
+	assert_int_equal(r.body.len, len);
+	assert_memory_equal(r.body.data, doc, len);
+	buf_free(&r.body);
+	free(doc);
+}
+
+/* [server] openapi overrides the built-in copy; an override that cannot be
+ * read is a 500 naming the file, never the built-in copy instead. */
+static void
+test_http_openapi_override_file_and_unreadable_override(void **state)
+{
+	struct reply r;
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/openapi-local.json", g.dir);
+	assert_non_null(f = fopen(path, "w"));
+	fputs("{\"openapi\": \"3.0.3\", \"local\": true}", f);
+	fclose(f);
+	snprintf(g.cfg.openapi, sizeof(g.cfg.openapi), "%s", path);
+	assert_int_equal(req("GET", "/v1/openapi.json", NULL, NULL, 0, &r),
+	    200);
+	assert_string_equal((char *)r.body.data,
+	    "{\"openapi\": \"3.0.3\", \"local\": true}");
+	buf_free(&r.body);
+	unlink(path);
+	assert_int_equal(req("GET", "/v1/openapi.json", NULL, NULL, 0, &r),
+	    500);
+	assert_problem(&r, 500, "openapi-unreadable", path);
+	g.cfg.openapi[0] = '\0';
+}
+
 int
 main(void)
 {
@@ -897,6 +942,9 @@ main(void)
 		cmocka_unit_test(test_http_nonce_for_unknown_agent_is_404),
 		cmocka_unit_test(test_http_router_table_is_well_formed),
 		cmocka_unit_test(test_http_openapi_document_names_every_route),
+		cmocka_unit_test(test_http_openapi_is_built_in_and_equals_docs),
+		cmocka_unit_test(
+		    test_http_openapi_override_file_and_unreadable_override),
 		cmocka_unit_test(test_http_ui_files_have_csp_nosniff_and_types),
 	};
 

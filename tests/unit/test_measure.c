@@ -469,6 +469,26 @@ test_service_config_reads_targets_and_refuses_unknown_keys(void **state)
 	unlink(path);
 }
 
+/* The commented example the packages install as /etc/vigil/smmd.conf
+ * parses, with the defaults it documents. */
+static void
+test_smmd_example_config_parses(void **state)
+{
+	struct smmd_config c, d;
+
+	(void)state;
+	smmd_config_defaults(&d);
+	assert_int_equal(smmd_config_load("deploy/examples/smmd.conf", &c), 0);
+	assert_string_equal(c.socket, d.socket);
+	assert_string_equal(c.state_dir, d.state_dir);
+	assert_string_equal(c.tcti, d.tcti);
+	assert_string_equal(c.user, d.user);
+	assert_int_equal(c.chunk_size, d.chunk_size);
+	assert_int_equal(c.pause_bound_us, d.pause_bound_us);
+	assert_int_equal(c.scan_interval, d.scan_interval);
+	assert_int_equal(c.n_targets, 0);
+}
+
 int
 main(void)
 {
@@ -485,6 +505,7 @@ main(void)
 		cmocka_unit_test(test_measure_image_file_has_one_leaf_per_page),
 		cmocka_unit_test(
 		    test_service_config_reads_targets_and_refuses_unknown_keys),
+		cmocka_unit_test(test_smmd_example_config_parses),
 		cmocka_unit_test_setup_teardown(
 		    test_service_gates_keys_on_measurement_and_caller, setup,
 		    teardown),

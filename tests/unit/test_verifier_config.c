@@ -19,7 +19,12 @@ test_verifier_example_config_parses(void **state)
 	struct vconfig c;
 
 	assert_int_equal(config_load("deploy/examples/verifier.conf", &c), 0);
-	assert_string_equal(c.results_key_dir, "/var/lib/vigil/keys");
+	assert_string_equal(c.results_key_dir, "/var/lib/vigil-verifier/keys");
+	/* The paths deploy/systemd's unit gives the service. */
+	assert_string_equal(c.store_path, "/var/lib/vigil-verifier/verifier.db");
+	assert_string_equal(c.tls_key,
+	    "/run/credentials/vigil-verifier.service/verifier.key");
+	assert_string_equal(c.openapi, "");
 	assert_int_equal(c.results_ttl_s, 300);
 	assert_int_equal(c.sse_max_clients, 256);
 	assert_int_equal(c.webhooks_max_attempts, 10);
