@@ -12,8 +12,9 @@
  * have its chain accepted for the EK certificate too.
  *
  * With VIGIL_FUZZ_SEED_DIR set, start-up writes seeds there: a valid
- * binding (leaf only, and leaf plus CA), one signed by an uncertified key
- * and one whose AK is not a signing key. Keys are fresh per process, so
+ * binding (leaf only, and leaf plus CA), one signed by an uncertified key,
+ * one whose AK is not a signing key, and two whose certified leaf is not a
+ * P-256 key or lacks digitalSignature usage. Keys are fresh per process, so
  * the valid ones verify only in the run that wrote them. Any crash,
  * sanitizer report or abort() is a bug. */
 #include <stddef.h>
@@ -65,6 +66,38 @@ fuzz_bd_write(const char *dir, const char *name, const struct binding *b)
 	buf_free(&m);
 }
 
+/* A binding by a key of curve the CA certified as kind: the leaf checks
+ * after the chain, which a mutation cannot reach (it would need the CA's
+ * signature), must refuse it with reason want. */
+static void
+fuzz_bd_leaf_seed(const char *dir, const char *name, const char *curve,
+    enum pse_cert_kind kind, const char *want)
+{
+	struct buf der = BUF_INIT;
+	struct binding b;
+	const uint8_t *chain[1];
+	size_t lens[1];
+	const char *why = NULL;
+	EVP_PKEY *k;
+	X509 *c = NULL;
+
+	if ((k = EVP_EC_gen(curve)) == NULL || pse_cert_issue(kind, k,
+	    "Vigil platform attestation key fuzz", fuzz_bd_ca_key, fuzz_bd_ca,
+	    30, &c) != 0 || pse_cert_der(c, &der) != 0)
+		abort();
+	chain[0] = der.data;
+	lens[0] = der.len;
+	if (binding_sign(k, fuzz_bd_ak, fuzz_bd_ak_len, chain, lens, 1,
+	    &b) != 0 || binding_verify(&b, fuzz_bd_store, NULL, &why) !=
+	    VIGIL_EVERIFY || why == NULL || strcmp(why, want) != 0)
+		abort();
+	fuzz_bd_write(dir, name, &b);
+	binding_free(&b);
+	buf_free(&der);
+	X509_free(c);
+	EVP_PKEY_free(k);
+}
+
 /* The start-up world checks itself: a good binding verifies, and the EK
  * certificate chains through it. */
 static void
@@ -106,6 +139,11 @@ fuzz_bd_seeds(const char *dir)
 		abort();
 	fuzz_bd_write(dir, "ak-not-signing", &b);
 	binding_free(&b);
+	fuzz_bd_leaf_seed(dir, "leaf-p384", "P-384", PSE_CERT_PLATFORM,
+	    "binding leaf certificate is not an EC P-256 key");
+	fuzz_bd_leaf_seed(dir, "leaf-no-digitalsignature", "P-256",
+	    PSE_CERT_VTPM_EK, "binding leaf certificate lacks "
+	    "digitalSignature key usage");
 }
 
 int
