@@ -1466,7 +1466,7 @@ test_negative_bad_log_chunk_is_refused_and_the_next_good_one_recovers(
 	assert_int_equal(rep->acked_seq, 1);	/* not acknowledged */
 	vigil__evidence_reply__free_unpacked(rep, NULL);
 	assert_node(a.id, "contraindicated");
-	assert_int_equal(store_evlog_get(g.vc.store, a.id, 2, &stored, &len),
+	assert_int_equal(store_evlog_get(g.vc.store, a.id, 0, 2, &stored, &len),
 	    0);
 	assert_int_equal(len, 0);
 	free(stored);
@@ -1517,7 +1517,7 @@ test_negative_chunks_of_other_boots_are_not_stored_unappraised(
 	    "kept as evidence, not appraised: the quote is of boot 2");
 	assert_int_equal(rep->acked_seq, 3);
 	vigil__evidence_reply__free_unpacked(rep, NULL);
-	assert_int_equal(store_evlog_get(g.vc.store, a.id, 1, &stored, &len),
+	assert_int_equal(store_evlog_get(g.vc.store, a.id, 0, 1, &stored, &len),
 	    0);
 	assert_int_equal(len, a.log.len);
 	free(stored);
@@ -1530,7 +1530,7 @@ test_negative_chunks_of_other_boots_are_not_stored_unappraised(
 	    "refused, not stored: the quote is of boot 2, an earlier one");
 	assert_int_equal(rep->acked_seq, 3);
 	vigil__evidence_reply__free_unpacked(rep, NULL);
-	assert_int_equal(store_evlog_get(g.vc.store, a.id, 3, &stored, &len),
+	assert_int_equal(store_evlog_get(g.vc.store, a.id, 0, 3, &stored, &len),
 	    0);
 	assert_int_equal(len, 0);
 	free(stored);
