@@ -50,7 +50,7 @@ agent_smm_spool(const char *spec, struct spool *sp, uint64_t from,
 	Vigil__SmmLogEntries msg = VIGIL__SMM_LOG_ENTRIES__INIT;
 	ProtobufCBinaryData bins[AGENT_SMM_BATCH];
 	struct buf req = BUF_INIT, rep = BUF_INIT, body = BUF_INIT;
-	struct mm_msg m;
+	struct mm_msg m = { 0 };
 	const uint8_t *p;
 	char val[32];
 	size_t len;
@@ -113,7 +113,7 @@ agent_smm_collect(const char *spec, struct spool *sp, const uint8_t *nonce,
 {
 	struct buf req = BUF_INIT, rep = BUF_INIT;
 	struct smmlog_head h;
-	struct mm_msg m;
+	struct mm_msg m = { 0 };
 	uint64_t done = 0;
 	char val[32], *end;
 	int e;
@@ -172,7 +172,7 @@ void
 agent_smm_deliver(const char *spec, const Vigil__EvidenceReply *r)
 {
 	struct buf req = BUF_INIT, rep = BUF_INIT;
-	struct mm_msg m;
+	struct mm_msg m = { 0 };
 	size_t i;
 
 	if (r->smm_refs.len > 0 && r->smm_refs_sig.len > 0 &&

@@ -274,7 +274,7 @@ CONF
 	"$bin/vigil-smm" wrap --to "$sm/pub/key-wrapping.pem" --id bench1 --tenant bench \
 		--ops sign --callers 0 --ec-key "$sm/tenant.pem" --out "$sm/bench1.vgkw" || return 1
 	[ "$("$bin/vigil-smm" --socket "$sm/smm.sock" provision "$sm/bench1.vgkw")" = bench1 ] || return 1
-	"$bin/vigil-smmbench" keys --socket "unix:$sm/smm.sock" --key bench1 \
+	"$bin/vigil-smmbench" keys --socket "unix:$sm/smm.sock" --tenant bench --key bench1 \
 		--pid "$hv_pid" --n "$SMM_KEYS" || return 1
 	# The requests measured the large region (its entries in the log).
 	"$bin/vigil-smm" --socket "$sm/smm.sock" log >"$sm/smmlog.txt" || return 1

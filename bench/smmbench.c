@@ -13,7 +13,7 @@
  *       the pauses in the engine's own histogram: p99 (upper edge of its
  *       bucket) and the longest pause, each against the bound.
  *
- *   vigil-smmbench keys --socket SPEC --key ID --pid PID [--n N]
+ *   vigil-smmbench keys --socket SPEC --tenant T --key ID --pid PID [--n N]
  *                       [--threads T]
  *       N sign requests (MM USE_KEY, op sign, 32 bytes) to vigil-smmd
  *       through mm_call, each timed from open to parsed reply; every one
@@ -51,7 +51,7 @@ struct smmbench_opts {
 	unsigned threads, runs, scans, n;
 	uint64_t bound_us;
 	size_t chunk;
-	const char *socket, *key;
+	const char *socket, *tenant, *key;
 };
 
 struct smmbench_sha_job {
@@ -450,7 +450,7 @@ smmbench_keys(const struct smmbench_opts *o)
 		e = VIGIL_ENOMEM;
 		goto out;
 	}
-	if ((e = mm_build_use_key(&req, MM_OP_SIGN, o->key, data,
+	if ((e = mm_build_use_key(&req, MM_OP_SIGN, o->tenant, o->key, data,
 	    sizeof(data))) != 0)
 		goto out;
 	if ((e = smmbench_sign(o, &req, &warm)) != 0)	/* warm-up */
@@ -489,7 +489,7 @@ smmbench_usage(void)
 	fprintf(stderr,
 	    "usage: vigil-smmbench measure --pid PID [--threads N] [--runs R]\n"
 	    "                      [--scans S] [--bound-ms B] [--chunk BYTES]\n"
-	    "       vigil-smmbench keys --socket SPEC --key ID --pid PID "
+	    "       vigil-smmbench keys --socket SPEC --tenant T --key ID --pid PID "
 	    "[--n N] [--threads T]\n");
 	return 2;
 }
@@ -506,6 +506,7 @@ main(int argc, char **argv)
 		{ "chunk", required_argument, NULL, 'c' },
 		{ "socket", required_argument, NULL, 'S' },
 		{ "key", required_argument, NULL, 'k' },
+		{ "tenant", required_argument, NULL, 'T' },
 		{ "n", required_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -556,6 +557,9 @@ main(int argc, char **argv)
 		case 'k':
 			o.key = optarg;
 			break;
+		case 'T':
+			o.tenant = optarg;
+			break;
 		case 'n':
 			if ((e = smmbench_uint(optarg, SMMBENCH_MAX_N,
 			    &v)) == 0)
@@ -574,8 +578,9 @@ main(int argc, char **argv)
 			return smmbench_usage();
 		e = smmbench_measure(&o);
 	} else if (strcmp(mode, "keys") == 0) {
-		if (o.socket == NULL || o.key == NULL || o.n == 0 ||
-		    strlen(o.key) > MM_MAX_KEYID)
+		if (o.socket == NULL || o.key == NULL || o.tenant == NULL ||
+		    o.n == 0 || strlen(o.key) > MM_MAX_KEYID ||
+		    strlen(o.tenant) > MM_MAX_TENANT)
 			return smmbench_usage();
 		e = smmbench_keys(&o);
 	} else {

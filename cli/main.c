@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "buf.h"
+#include "cli/bootpol.h"
 #include "cli/events.h"
 #include "cli/config.h"
 #include "cli/http.h"
@@ -29,6 +30,9 @@ static const char cli_usage[] =
 "  appraisals ID [--limit N]   a node's appraisal history, newest first\n"
 "  reference-values            print the current reference values\n"
 "  reference-values put FILE   upload a new version of the reference values\n"
+"  reference-values from-event-log LOG [LOG...] [--name NAME]\n"
+"                              print a boot policy made from known-good\n"
+"                              firmware logs (offline; docs/real-machines.md)\n"
 "  re-enrol ID                 allow a node a new EK/AK once (after a TPM clear)\n"
 "  record [OPTIONS] -- CMD ARGS  run CMD as a repeatable computation (tenant)\n"
 "  computations [ID]           your computations, or one with its checkpoints\n"
@@ -275,6 +279,10 @@ main(int argc, char **argv)
 		fputs(cli_usage, stderr);
 		return 2;
 	}
+	/* Offline: needs no verifier. */
+	if (optind + 1 < argc && strcmp(argv[optind], "reference-values") ==
+	    0 && strcmp(argv[optind + 1], "from-event-log") == 0)
+		return cli_bootpol(argc - optind - 1, argv + optind + 1);
 	/* Flags, then the environment, then the config file. */
 	if (cli_config_load(&file) != 0)
 		return 2;

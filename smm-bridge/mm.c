@@ -71,6 +71,21 @@ mm_rd_var(struct rd *r, int width, size_t lo, size_t hi,
 	return 0;
 }
 
+/* A tenant or key id: [A-Za-z0-9._-] (keywrap.h). */
+static int
+mm_name_ok(const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!((p[i] >= 'a' && p[i] <= 'z') ||
+		    (p[i] >= 'A' && p[i] <= 'Z') ||
+		    (p[i] >= '0' && p[i] <= '9') || p[i] == '.' ||
+		    p[i] == '_' || p[i] == '-'))
+			return 0;
+	return 1;
+}
+
 static int
 mm_parse_req(struct rd *r, struct mm_msg *m)
 {
@@ -100,9 +115,17 @@ mm_parse_req(struct rd *r, struct mm_msg *m)
 		if (m->req.use_key.op < MM_OP_SIGN ||
 		    m->req.use_key.op > MM_OP_UNWRAP)
 			return VIGIL_EINVAL;
+		if ((e = mm_rd_var(r, 1, 1, MM_MAX_TENANT,
+		    &m->req.use_key.tenant, &m->req.use_key.tenant_len)) != 0)
+			return e;
+		if (!mm_name_ok(m->req.use_key.tenant,
+		    m->req.use_key.tenant_len))
+			return VIGIL_EINVAL;
 		if ((e = mm_rd_var(r, 1, 1, MM_MAX_KEYID, &m->req.use_key.id,
 		    &m->req.use_key.id_len)) != 0)
 			return e;
+		if (!mm_name_ok(m->req.use_key.id, m->req.use_key.id_len))
+			return VIGIL_EINVAL;
 		return mm_rd_var(r, 4, 0, MM_MAX_DATA, &m->req.use_key.data,
 		    &m->req.use_key.data_len);
 	}
@@ -215,11 +238,15 @@ mm_parse(const uint8_t *buf, size_t len, struct mm_msg *out)
 			    "error reply with a body");
 		return 0;
 	}
-	if (out->cmd < MM_CMD_MEASURE || out->cmd > MM_CMD_SET_REFS) {
+	if (out->cmd < MM_CMD_MEASURE || out->cmd > MM_CMD_LAST) {
 		out->cmd = 0;
 		return mm_fail(out, MM_ST_UNKNOWN_CMD, VIGIL_EUNSUPP,
 		    "unknown command");
 	}
+	if (out->cmd == MM_CMD_USE_KEY_V1)
+		return mm_fail(out, MM_ST_UNSUPPORTED, VIGIL_EUNSUPP,
+		    "use-key version 1 (command 5) names a key by id alone "
+		    "and is retired: use use-key (command 8) with the tenant");
 	if (!out->reply && out->status != MM_ST_OK)
 		return mm_fail(out, MM_ST_BAD_REQUEST, VIGIL_EINVAL,
 		    "request with a non-zero status");
@@ -282,6 +309,8 @@ mm_build_req_body(const struct mm_msg *m, struct buf *b)
 		    m->req.provision.blob_len);
 	case MM_CMD_USE_KEY:
 		if ((e = buf_add_u8(b, m->req.use_key.op)) != 0 ||
+		    (e = mm_add_var(b, 1, MM_MAX_TENANT,
+		    m->req.use_key.tenant, m->req.use_key.tenant_len)) != 0 ||
 		    (e = mm_add_var(b, 1, MM_MAX_KEYID, m->req.use_key.id,
 		    m->req.use_key.id_len)) != 0)
 			return e;
@@ -409,12 +438,14 @@ mm_build_provision(struct buf *out, const uint8_t *blob, size_t len)
 }
 
 int
-mm_build_use_key(struct buf *out, uint8_t op, const char *key_id,
-    const uint8_t *data, size_t data_len)
+mm_build_use_key(struct buf *out, uint8_t op, const char *tenant,
+    const char *key_id, const uint8_t *data, size_t data_len)
 {
 	struct mm_msg m = { .cmd = MM_CMD_USE_KEY };
 
 	m.req.use_key.op = op;
+	m.req.use_key.tenant = (const uint8_t *)tenant;
+	m.req.use_key.tenant_len = strlen(tenant);
 	m.req.use_key.id = (const uint8_t *)key_id;
 	m.req.use_key.id_len = strlen(key_id);
 	m.req.use_key.data = data;
@@ -457,7 +488,8 @@ const char *
 mm_cmd_name(uint32_t cmd)
 {
 	static const char *const names[] = { "none", "measure", "read-log",
-	    "sign-head", "provision", "use-key", "get-pubkeys", "set-refs" };
+	    "sign-head", "provision", "use-key-v1", "get-pubkeys", "set-refs",
+	    "use-key" };
 
 	cmd &= ~MM_REPLY;
 	return cmd < sizeof(names) / sizeof(names[0]) ? names[cmd] : "unknown";

@@ -34,10 +34,16 @@
  *                reply: u32 len, len bytes of a signed head (smmlog.h)
  *   PROVISION    req:   u32 len (1..MM_MAX_BLOB), a wrapped key (keywrap.h)
  *                reply: u8 id_len, key id (the provisioned key's)
- *   USE_KEY      req:   u8 op (MM_OP_*), u8 id_len (1..MM_MAX_KEYID),
- *                       key id, u32 data_len (0..MM_MAX_DATA), data
+ *   USE_KEY      (command 8) req: u8 op (MM_OP_*), u8 tenant_len
+ *                       (1..MM_MAX_TENANT), tenant, u8 id_len
+ *                       (1..MM_MAX_KEYID), key id (both [A-Za-z0-9._-]:
+ *                       a key is named by (tenant, key id)), u32 data_len
+ *                       (0..MM_MAX_DATA), data
  *                reply: u32 out_len, out (signature DER / HMAC / unwrapped
  *                       bytes, see docs/smm.md)
+ *   USE_KEY_V1   (command 5, retired: it named the key by id alone)
+ *                refused by mm_parse with MM_ST_UNSUPPORTED, whatever
+ *                its body
  *   GET_PUBKEYS  req:   empty
  *                reply: u16 len, log-signing public key (DER
  *                       SubjectPublicKeyInfo, P-256), u16 len, key-wrapping
@@ -69,6 +75,7 @@
 #define MM_MAX_NONCE	64u
 #define MM_MAX_BLOB	(16u * 1024)
 #define MM_MAX_KEYID	64u
+#define MM_MAX_TENANT	64u
 #define MM_MAX_DATA	(64u * 1024)
 #define MM_MAX_OUT	(64u * 1024)
 #define MM_MAX_PUBKEY	512u
@@ -89,10 +96,12 @@ enum mm_cmd {
 	MM_CMD_READ_LOG = 2,
 	MM_CMD_SIGN_HEAD = 3,
 	MM_CMD_PROVISION = 4,
-	MM_CMD_USE_KEY = 5,
+	MM_CMD_USE_KEY_V1 = 5,		/* retired: refused (unsupported) */
 	MM_CMD_GET_PUBKEYS = 6,
 	MM_CMD_SET_REFS = 7,
+	MM_CMD_USE_KEY = 8,		/* names (tenant, key id) */
 };
+#define MM_CMD_LAST MM_CMD_USE_KEY
 
 /* Status codes, in replies (and in mm_msg.status when mm_parse fails). */
 enum mm_status {
@@ -134,6 +143,7 @@ struct mm_msg {
 		struct { const uint8_t *blob; size_t blob_len; } provision;
 		struct {
 			uint8_t op;
+			const uint8_t *tenant; size_t tenant_len;
 			const uint8_t *id; size_t id_len;
 			const uint8_t *data; size_t data_len;
 		} use_key;
@@ -194,8 +204,8 @@ int mm_build_read_log(struct buf *out, uint64_t from_seq, uint32_t max_n);
 int mm_build_sign_head(struct buf *out, const uint8_t *nonce,
     size_t nonce_len);
 int mm_build_provision(struct buf *out, const uint8_t *blob, size_t len);
-int mm_build_use_key(struct buf *out, uint8_t op, const char *key_id,
-    const uint8_t *data, size_t data_len);
+int mm_build_use_key(struct buf *out, uint8_t op, const char *tenant,
+    const char *key_id, const uint8_t *data, size_t data_len);
 int mm_build_get_pubkeys(struct buf *out);
 int mm_build_set_refs(struct buf *out, const uint8_t *refs, size_t refs_len,
     const uint8_t *sig, size_t sig_len);

@@ -479,12 +479,14 @@ smmd_hist(const struct smmd *d)
 /* Requests. */
 
 static int
-smmd_log_key_use(struct smmd *d, const char *id, uint8_t op, uid_t uid,
-    uint32_t st, uint64_t mseq)
+smmd_log_key_use(struct smmd *d, const char *tenant, const char *id,
+    uint8_t op, uid_t uid, uint32_t st, uint64_t mseq)
 {
 	struct smmlog_entry e = { .kind = SMMLOG_KIND_KEY_USE };
 	uint64_t seq;
 
+	e.u.k.tenant = tenant;
+	e.u.k.tenant_len = strlen(tenant);
 	e.u.k.key_id = id;
 	e.u.k.key_id_len = strlen(id);
 	e.u.k.op = op;
@@ -492,8 +494,9 @@ smmd_log_key_use(struct smmd *d, const char *id, uint8_t op, uid_t uid,
 	e.u.k.granted = st == MM_ST_OK;
 	e.u.k.status = (uint8_t)st;
 	e.u.k.measure_seq = mseq;
-	log_info("smmd: key %s %s for uid %u: %s", id, mm_op_name(op),
-	    (unsigned)uid, st == MM_ST_OK ? "granted" : mm_status_name(st));
+	log_info("smmd: key %s of tenant %s %s for uid %u: %s", id, tenant,
+	    mm_op_name(op), (unsigned)uid, st == MM_ST_OK ? "granted" :
+	    mm_status_name(st));
 	return logstore_append(d->log, &e, &seq);
 }
 
@@ -501,18 +504,17 @@ static uint32_t
 smmd_use_key(struct smmd *d, const struct mm_msg *m, uid_t uid,
     struct buf *out)
 {
-	char id[MM_MAX_KEYID + 1];
+	char id[MM_MAX_KEYID + 1], tenant[MM_MAX_TENANT + 1];
 	uint8_t op = m->req.use_key.op, verdict;
 	uint32_t st, changed;
 	uint64_t mseq = 0;
-	size_t i;
 
-	for (i = 0; i < m->req.use_key.id_len; i++)
-		if (m->req.use_key.id[i] < 0x21 || m->req.use_key.id[i] > 0x7e)
-			return MM_ST_BAD_REQUEST;
+	/* mm_parse checked both names' lengths and alphabet. */
+	memcpy(tenant, m->req.use_key.tenant, m->req.use_key.tenant_len);
+	tenant[m->req.use_key.tenant_len] = '\0';
 	memcpy(id, m->req.use_key.id, m->req.use_key.id_len);
 	id[m->req.use_key.id_len] = '\0';
-	st = vault_check(d->vault, id, op, uid);
+	st = vault_check(d->vault, tenant, id, op, uid);
 	if (st == MM_ST_OK) {
 		if (smmd_measure_all(d, MM_TARGET_ALL, &verdict, &changed,
 		    &mseq) != 0)
@@ -524,10 +526,10 @@ smmd_use_key(struct smmd *d, const struct mm_msg *m, uid_t uid,
 		else if (verdict != SMMLOG_VERDICT_MATCH)
 			st = MM_ST_INTERNAL;	/* target unreadable or gone */
 	}
-	if (st == MM_ST_OK && vault_use(d->vault, id, op, m->req.use_key.data,
-	    m->req.use_key.data_len, out) != 0)
+	if (st == MM_ST_OK && vault_use(d->vault, tenant, id, op,
+	    m->req.use_key.data, m->req.use_key.data_len, out) != 0)
 		st = op == MM_OP_UNWRAP ? MM_ST_BAD_REQUEST : MM_ST_INTERNAL;
-	if (smmd_log_key_use(d, id, op, uid, st, mseq) != 0)
+	if (smmd_log_key_use(d, tenant, id, op, uid, st, mseq) != 0)
 		st = MM_ST_INTERNAL;	/* no unlogged key use */
 	return st;
 }
@@ -538,7 +540,7 @@ smmd_handle(struct smmd *d, const uint8_t *req, size_t len, uid_t uid,
 {
 	struct mm_msg m, r = { .reply = 1 };
 	struct buf body = BUF_INIT;
-	char id[KEYWRAP_MAX_ID + 1];
+	char id[KEYWRAP_MAX_ID + 1], tenant[KEYWRAP_MAX_ID + 1];
 	uint8_t verdict, head[SMMLOG_HASH_LEN];
 	uint64_t seq = 0;
 	uint32_t n;
@@ -588,7 +590,7 @@ smmd_handle(struct smmd *d, const uint8_t *req, size_t len, uid_t uid,
 		break;
 	case MM_CMD_PROVISION:
 		e = vault_provision(d->vault, m.req.provision.blob,
-		    m.req.provision.blob_len, id);
+		    m.req.provision.blob_len, tenant, id);
 		if (e == VIGIL_EEXIST)
 			r.status = MM_ST_EXISTS;
 		else if (e == VIGIL_ECRYPTO || e == VIGIL_EDENIED)

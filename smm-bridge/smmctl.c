@@ -6,7 +6,7 @@
  *   vigil-smm [--socket SPEC] head NONCEHEX
  *   vigil-smm [--socket SPEC] pubkeys [DIR]
  *   vigil-smm [--socket SPEC] provision FILE
- *   vigil-smm [--socket SPEC] sign|hmac|unwrap KEYID FILE
+ *   vigil-smm [--socket SPEC] sign|hmac|unwrap TENANT KEYID FILE
  *   vigil-smm [--socket SPEC] refs JSONFILE SIGFILE
  *   vigil-smm [--socket SPEC] raw FILE      FILE's bytes as the request
  *                                           (tests: malformed buffers)
@@ -43,7 +43,8 @@ smmctl_usage(void)
 	    "usage: vigil-smm [--socket SPEC] measure [TARGET] | log [FROM "
 	    "[MAX]] |\n"
 	    "         head NONCEHEX | pubkeys [DIR] | provision FILE |\n"
-	    "         sign|hmac|unwrap KEYID FILE | refs JSON SIG | raw FILE\n"
+	    "         sign|hmac|unwrap TENANT KEYID FILE | refs JSON SIG | "
+	    "raw FILE\n"
 	    "       vigil-smm wrap --to PUB --id ID --tenant T --ops OPS "
 	    "--callers UIDS\n"
 	    "         (--ec-key PEM | --secret FILE) --out FILE\n");
@@ -96,8 +97,11 @@ smmctl_print_entry(const uint8_t *p, size_t n)
 		}
 		break;
 	case SMMLOG_KIND_KEY_USE:
-		printf(" key=%.*s op=%s uid=%u %s status=%s measure_seq=%"
-		    PRIu64, (int)e.u.k.key_id_len, e.u.k.key_id,
+		/* A version-1 entry names no tenant: "-". */
+		printf(" tenant=%.*s key=%.*s op=%s uid=%u %s status=%s "
+		    "measure_seq=%" PRIu64, e.u.k.tenant_len > 0 ?
+		    (int)e.u.k.tenant_len : 1, e.u.k.tenant_len > 0 ?
+		    e.u.k.tenant : "-", (int)e.u.k.key_id_len, e.u.k.key_id,
 		    mm_op_name(e.u.k.op), e.u.k.uid,
 		    e.u.k.granted ? "granted" : "refused",
 		    mm_status_name(e.u.k.status), e.u.k.measure_seq);
@@ -323,11 +327,12 @@ main(int argc, char **argv)
 		if (file_read(argv[1], MM_MAX_BLOB, &file, &flen) != 0)
 			goto out;
 		rc = mm_build_provision(&req, file, flen);
-	} else if (argc == 3 && mm_op_parse(argv[0], &op) == 0) {
-		if (strlen(argv[1]) > MM_MAX_KEYID ||
-		    file_read(argv[2], MM_MAX_DATA, &file, &flen) != 0)
+	} else if (argc == 4 && mm_op_parse(argv[0], &op) == 0) {
+		if (strlen(argv[1]) > MM_MAX_TENANT ||
+		    strlen(argv[2]) > MM_MAX_KEYID ||
+		    file_read(argv[3], MM_MAX_DATA, &file, &flen) != 0)
 			goto out;
-		rc = mm_build_use_key(&req, op, argv[1], file, flen);
+		rc = mm_build_use_key(&req, op, argv[1], argv[2], file, flen);
 	} else if (strcmp(argv[0], "raw") == 0 && argc == 2) {
 		if (file_read(argv[1], MM_MAX_BUF, &file, &flen) != 0 ||
 		    (rc = buf_add(&req, file, flen)) != 0)

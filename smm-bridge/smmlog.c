@@ -89,6 +89,53 @@ smmlog_parse_measure(struct rd *r, struct smmlog_entry *e)
 	return 0;
 }
 
+/* A tenant or key id: 1..64 bytes of [A-Za-z0-9._-] (the keywrap.h
+ * names). */
+static int
+smmlog_rd_name(struct rd *r, const char **s, size_t *n)
+{
+	size_t i;
+	int err;
+	char c;
+
+	if ((err = smmlog_rd_str(r, 0, SMMLOG_MAX_KEYID, s, n)) != 0)
+		return err;
+	for (i = 0; i < *n; i++) {
+		c = (*s)[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		    c == '-'))
+			return VIGIL_EINVAL;
+	}
+	return 0;
+}
+
+/* Version 2: tenant, key id, ...; version 1: key id (printable), ... */
+static int
+smmlog_parse_key_use(struct rd *r, uint8_t ver, struct smmlog_entry *e)
+{
+	if (ver == SMMLOG_VERSION &&
+	    smmlog_rd_name(r, &e->u.k.tenant, &e->u.k.tenant_len) != 0)
+		return smmlog_bad("key-use entry: tenant empty, over 64 bytes "
+		    "or not [A-Za-z0-9._-]", VIGIL_EINVAL);
+	if ((ver == SMMLOG_VERSION ? smmlog_rd_name(r, &e->u.k.key_id,
+	    &e->u.k.key_id_len) : smmlog_rd_str(r, 0, SMMLOG_MAX_KEYID,
+	    &e->u.k.key_id, &e->u.k.key_id_len)) != 0)
+		return smmlog_bad("key-use entry: bad key id", VIGIL_EINVAL);
+	if (rd_u8(r, &e->u.k.op) != 0 ||
+	    rd_u32le(r, &e->u.k.uid) != 0 ||
+	    rd_u8(r, &e->u.k.granted) != 0 ||
+	    rd_u8(r, &e->u.k.status) != 0 ||
+	    rd_u64le(r, &e->u.k.measure_seq) != 0)
+		return smmlog_bad("key-use entry truncated", VIGIL_ETRUNC);
+	if (e->u.k.op < MM_OP_SIGN || e->u.k.op > MM_OP_UNWRAP ||
+	    e->u.k.granted > 1 ||
+	    (e->u.k.granted == 1) != (e->u.k.status == MM_ST_OK))
+		return smmlog_bad("key-use entry: bad op, granted or status",
+		    VIGIL_EINVAL);
+	return 0;
+}
+
 int
 smmlog_entry_parse(const uint8_t *buf, size_t len, struct smmlog_entry *out)
 {
@@ -102,8 +149,9 @@ smmlog_entry_parse(const uint8_t *buf, size_t len, struct smmlog_entry *out)
 	    rd_u64le(&r, &out->seq) != 0 || rd_u64le(&r, &out->time_ms) != 0)
 		return smmlog_bad("entry shorter than its header",
 		    VIGIL_ETRUNC);
-	if (ver != SMMLOG_VERSION)
-		return smmlog_bad("entry version is not 1", VIGIL_EINVAL);
+	if (ver != SMMLOG_VERSION && ver != SMMLOG_VERSION_V1)
+		return smmlog_bad("entry version is not 2 (or 1)", VIGIL_EINVAL);
+	out->version = ver;
 	if (out->seq == 0)
 		return smmlog_bad("entry sequence 0", VIGIL_EINVAL);
 	switch (out->kind) {
@@ -112,21 +160,8 @@ smmlog_entry_parse(const uint8_t *buf, size_t len, struct smmlog_entry *out)
 			return err;
 		break;
 	case SMMLOG_KIND_KEY_USE:
-		if ((err = smmlog_rd_str(&r, 0, SMMLOG_MAX_KEYID,
-		    &out->u.k.key_id, &out->u.k.key_id_len)) != 0)
-			return smmlog_bad("key-use entry: bad key id", err);
-		if (rd_u8(&r, &out->u.k.op) != 0 ||
-		    rd_u32le(&r, &out->u.k.uid) != 0 ||
-		    rd_u8(&r, &out->u.k.granted) != 0 ||
-		    rd_u8(&r, &out->u.k.status) != 0 ||
-		    rd_u64le(&r, &out->u.k.measure_seq) != 0)
-			return smmlog_bad("key-use entry truncated",
-			    VIGIL_ETRUNC);
-		if (out->u.k.op < MM_OP_SIGN || out->u.k.op > MM_OP_UNWRAP ||
-		    out->u.k.granted > 1 ||
-		    (out->u.k.granted == 1) != (out->u.k.status == MM_ST_OK))
-			return smmlog_bad("key-use entry: bad op, granted or "
-			    "status", VIGIL_EINVAL);
+		if ((err = smmlog_parse_key_use(&r, ver, out)) != 0)
+			return err;
 		break;
 	case SMMLOG_KIND_START:
 		if (rd_u32le(&r, &out->u.start.boot) != 0)
@@ -195,11 +230,15 @@ smmlog_entry_encode(const struct smmlog_entry *e, struct buf *out)
 				goto out;
 		break;
 	case SMMLOG_KIND_KEY_USE:
-		if (e->u.k.key_id_len > SMMLOG_MAX_KEYID) {
+		if (e->u.k.key_id_len > SMMLOG_MAX_KEYID ||
+		    e->u.k.tenant_len == 0 ||
+		    e->u.k.tenant_len > SMMLOG_MAX_TENANT) {
 			err = VIGIL_EINVAL;
 			goto out;
 		}
-		if ((err = buf_add_u8(&b, (uint8_t)e->u.k.key_id_len)) ||
+		if ((err = buf_add_u8(&b, (uint8_t)e->u.k.tenant_len)) ||
+		    (err = buf_add(&b, e->u.k.tenant, e->u.k.tenant_len)) ||
+		    (err = buf_add_u8(&b, (uint8_t)e->u.k.key_id_len)) ||
 		    (err = buf_add(&b, e->u.k.key_id, e->u.k.key_id_len)) ||
 		    (err = buf_add_u8(&b, e->u.k.op)) ||
 		    (err = buf_add_u32le(&b, e->u.k.uid)) ||

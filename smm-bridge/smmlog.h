@@ -6,7 +6,11 @@
  *
  * An entry, all integers little-endian, strings without NUL:
  *
- *   u8  version            SMMLOG_VERSION (1)
+ *   u8  version            SMMLOG_VERSION (2); version 1 differs only in
+ *                          KEY_USE (no tenant) and is still parsed, never
+ *                          written (docs/smm.md "Log entry": the entries
+ *                          are in every existing chain, which signed heads
+ *                          cover, so they cannot be rewritten)
  *   u8  kind               SMMLOG_KIND_*
  *   u64 seq                1, 2, 3, ... without gaps, across restarts
  *   u64 time_ms            vigil-smmd's wall clock, ms since the epoch
@@ -24,7 +28,9 @@
  *               (n = 0 when there was none to compare with); only with
  *               verdict MISMATCH; n <= SMMLOG_MAX_PAGES (a region with
  *               more changed pages lists the first SMMLOG_MAX_PAGES)
- *   KEY_USE:  u8 idlen, key id (1..64)
+ *   KEY_USE:  u8 tlen, tenant (1..64 of [A-Za-z0-9._-]; version 2 only:
+ *               the vault's key namespace is (tenant, key id))
+ *             u8 idlen, key id (1..64; version 2: [A-Za-z0-9._-])
  *             u8  op          MM_OP_* (mm.h)
  *             u32 uid         caller's uid (SO_PEERCRED)
  *             u8  granted     1 granted, 0 refused
@@ -65,13 +71,15 @@
 
 #include "buf.h"
 
-#define SMMLOG_VERSION		1
+#define SMMLOG_VERSION		2
+#define SMMLOG_VERSION_V1	1	/* KEY_USE without tenant */
 #define SMMLOG_HASH_LEN		32
 #define SMMLOG_PAGE		4096u
 #define SMMLOG_MAX_NAME		64u
 #define SMMLOG_MAX_REGION	512u
 #define SMMLOG_MAX_PAGES	1024u
 #define SMMLOG_MAX_KEYID	64u
+#define SMMLOG_MAX_TENANT	64u
 #define SMMLOG_MAX_NONCE	64u
 #define SMMLOG_HEAD_DOMAIN	"vigil-smm-head-v1"
 
@@ -93,6 +101,7 @@ enum smmlog_verdict {
  * parsed buffer (or the caller's memory when encoding); strings are not
  * NUL-terminated. */
 struct smmlog_entry {
+	uint8_t version;	/* parsed: 1 or 2; encoding always writes 2 */
 	uint8_t kind;
 	uint64_t seq;
 	uint64_t time_ms;
@@ -108,6 +117,8 @@ struct smmlog_entry {
 			const uint32_t *pages_host; /* when encoding */
 		} m;
 		struct {
+			/* tenant_len 0 only in a parsed version-1 entry */
+			const char *tenant; size_t tenant_len;
 			const char *key_id; size_t key_id_len;
 			uint8_t op;
 			uint32_t uid;
@@ -124,13 +135,14 @@ struct smmlog_entry {
 };
 
 /* Parses exactly one entry filling all of buf (trailing bytes are an
- * error). VIGIL_ETRUNC / VIGIL_EINVAL / VIGIL_ETOOBIG, with the failed
- * check logged. */
+ * error), of version 2 or 1 (out->version says which). VIGIL_ETRUNC /
+ * VIGIL_EINVAL / VIGIL_ETOOBIG, with the failed check logged. */
 int smmlog_entry_parse(const uint8_t *buf, size_t len,
     struct smmlog_entry *out);
 /* Page i of a parsed MEASURE entry (i < n_pages). */
 uint32_t smmlog_entry_page(const struct smmlog_entry *e, uint32_t i);
-/* Appends the entry's bytes (kind MEASURE takes pages from pages_host). */
+/* Appends the entry's bytes, version SMMLOG_VERSION (kind MEASURE takes
+ * pages from pages_host; KEY_USE needs a tenant). */
 int smmlog_entry_encode(const struct smmlog_entry *e, struct buf *out);
 
 /* next = SHA-256(prev || entry). */

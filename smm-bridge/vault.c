@@ -47,12 +47,13 @@ vault_close(struct vault *v)
 }
 
 static struct vault_key *
-vault_find(struct vault *v, const char *id)
+vault_find(struct vault *v, const char *tenant, const char *id)
 {
 	size_t i;
 
 	for (i = 0; i < v->n; i++)
-		if (strcmp(v->keys[i].k.pol.key_id, id) == 0)
+		if (strcmp(v->keys[i].k.pol.tenant, tenant) == 0 &&
+		    strcmp(v->keys[i].k.pol.key_id, id) == 0)
 			return &v->keys[i];
 	return NULL;
 }
@@ -127,6 +128,18 @@ vault_open(const char *state_dir, EVP_PKEY *wrap_key, struct vault **out)
 			    path, vigil_strerror(e));
 			continue;
 		}
+		/* Files of the one-namespace vault (keys/ID.vgkw) load as
+		 * they are: the blob names its tenant. Two files for one
+		 * (tenant, id) are not two keys. */
+		if (vault_find(v, v->keys[v->n].k.pol.tenant,
+		    v->keys[v->n].k.pol.key_id) != NULL) {
+			log_err("vault: stored key %s: tenant %s has key %s "
+			    "already; skipped", path,
+			    v->keys[v->n].k.pol.tenant,
+			    v->keys[v->n].k.pol.key_id);
+			vault_key_wipe(&v->keys[v->n]);
+			continue;
+		}
 		v->n++;
 	}
 	closedir(d);
@@ -137,25 +150,28 @@ vault_open(const char *state_dir, EVP_PKEY *wrap_key, struct vault **out)
 
 int
 vault_provision(struct vault *v, const uint8_t *blob, size_t len,
-    char id[KEYWRAP_MAX_ID + 1])
+    char tenant[KEYWRAP_MAX_ID + 1], char id[KEYWRAP_MAX_ID + 1])
 {
 	struct vault_key k, *old;
-	char path[4096 + 128];
+	char path[4096 + 256];
 	int e;
 
 	if (v->n == VAULT_MAX_KEYS)
 		return VIGIL_ETOOBIG;
 	if ((e = vault_load(v, blob, len, &k)) != 0)
 		return e;
+	memcpy(tenant, k.k.pol.tenant, sizeof(k.k.pol.tenant));
 	memcpy(id, k.k.pol.key_id, sizeof(k.k.pol.key_id));
-	if ((old = vault_find(v, k.k.pol.key_id)) != NULL) {
+	if ((old = vault_find(v, k.k.pol.tenant, k.k.pol.key_id)) != NULL) {
 		e = memcmp(old->blob_fp, k.blob_fp, 32) == 0 ? 0 : VIGIL_EEXIST;
 		if (e != 0)
-			log_warn("vault: key %s exists already", id);
+			log_warn("vault: tenant %s has key %s already", tenant,
+			    id);
 		vault_key_wipe(&k);
 		return e;
 	}
-	snprintf(path, sizeof(path), "%s/%s.vgkw", v->dir, k.k.pol.key_id);
+	snprintf(path, sizeof(path), "%s/%s~%s.vgkw", v->dir, k.k.pol.tenant,
+	    k.k.pol.key_id);
 	if ((e = file_write_atomic(path, blob, len)) != 0) {
 		vault_key_wipe(&k);
 		return e;
@@ -168,9 +184,10 @@ vault_provision(struct vault *v, const uint8_t *blob, size_t len,
 }
 
 uint32_t
-vault_check(struct vault *v, const char *id, uint8_t op, uid_t uid)
+vault_check(struct vault *v, const char *tenant, const char *id, uint8_t op,
+    uid_t uid)
 {
-	struct vault_key *k = vault_find(v, id);
+	struct vault_key *k = vault_find(v, tenant, id);
 	size_t i;
 
 	if (k == NULL)
@@ -205,8 +222,8 @@ vault_unwrap(const struct vault_key *k, const uint8_t *data, size_t len,
 	    k->k.material, iv) != 1 ||
 	    EVP_DecryptUpdate(c, pt, &n1, data, (int)len) != 1 ||
 	    EVP_DecryptFinal_ex(c, pt + n1, &n2) != 1) {
-		log_warn("vault: unwrap with key %s failed (integrity check)",
-		    k->k.pol.key_id);
+		log_warn("vault: unwrap with key %s of tenant %s failed "
+		    "(integrity check)", k->k.pol.key_id, k->k.pol.tenant);
 		goto out;
 	}
 	e = buf_add(out, pt, (size_t)(n1 + n2));
@@ -219,10 +236,10 @@ vault_unwrap(const struct vault_key *k, const uint8_t *data, size_t len,
 }
 
 int
-vault_use(struct vault *v, const char *id, uint8_t op, const uint8_t *data,
-    size_t len, struct buf *out)
+vault_use(struct vault *v, const char *tenant, const char *id, uint8_t op,
+    const uint8_t *data, size_t len, struct buf *out)
 {
-	struct vault_key *k = vault_find(v, id);
+	struct vault_key *k = vault_find(v, tenant, id);
 	EVP_MD_CTX *c = NULL;
 	uint8_t res[128];
 	size_t rl = sizeof(res);

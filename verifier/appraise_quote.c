@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "appraise_boot.h"
 #include "appraise_pse.h"
 #include "appraise_quote.h"
 #include "buf.h"
@@ -469,6 +470,12 @@ appraise_pcrs(const struct appraise_in *in, const struct quote *q,
 	if (pse.present && !out->handoff)
 		ear_reason(e, "runtime log: no AK hand-off event, so the PSE "
 		    "binding is not claimed (the node can host no VM)");
+	/* Step 7b: the firmware log's events against the node's boot policy
+	 * (appraise_boot.h), over PCRs 0-7, those appraise_replay compared
+	 * with the quote. The log stays faithful whatever it says. */
+	if ((r = appraise_boot_step(log, in->refs, in->agent->id, 0xffu, e,
+	    &out->recomputed)) != 0)
+		goto out;
 	r = 0;
 	goto out;
  fail:

@@ -17,6 +17,7 @@
 #include "metrics.h"
 #include "quota.h"
 #include "ratelimit.h"
+#include "refvals.h"
 #include "results.h"
 #include "routes_computations.h"
 #include "routes_smm.h"
@@ -47,8 +48,9 @@ const struct http_route http_routes[] = {
 	    HTTP_AUTH_OPERATOR, J },
 	{ "GET", "/v1/reference-values", routes_refvals_get,
 	    HTTP_AUTH_OPERATOR, J },
+	/* Boot policies make larger documents (refvals.h). */
 	{ "PUT", "/v1/reference-values", routes_refvals_put,
-	    HTTP_AUTH_OPERATOR, J },
+	    HTTP_AUTH_OPERATOR, REFVALS_MAX_DOC },
 	/* Computations: tenant or operator tokens, checked by the handlers
 	 * (routes_computations.c), which also scope every object to its
 	 * tenant. */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "appraise_boot.h"
 #include "buf.h"
 #include "err.h"
 #include "refvals.h"
@@ -17,6 +18,20 @@ struct refvals_pcrs {
 struct refvals_node {
 	char id[65];
 	struct refvals_pcrs p;
+	const char *boot_policy;	/* "boot_policy", in doc, or NULL */
+};
+
+/* "boot_policies": the measured-boot policies by name (appraise_boot.h) */
+struct refvals_bootpol {
+	const char *name;		/* in doc */
+	struct bootpol *p;
+};
+
+/* "groups": nodes sharing a boot policy */
+struct refvals_group {
+	const char *name;		/* in doc */
+	const char *boot_policy;	/* in doc, or NULL */
+	const json_t *nodes;		/* in doc: array of agent ids */
 };
 
 struct refvals {
@@ -30,6 +45,11 @@ struct refvals {
 	/* "smm_images": accepted vigil-smmd image digests */
 	uint8_t (*smm_images)[SHA256_LEN];
 	size_t n_smm_images;
+	struct refvals_bootpol *bootpols;
+	size_t n_bootpols;
+	struct refvals_group *groups;
+	size_t n_groups;
+	const char *boot_policy;	/* fleet-wide "boot_policy", or NULL */
 };
 
 static void
@@ -54,6 +74,10 @@ refvals_free(struct refvals *r)
 	free(r->nodes);
 	free(r->pse_images);
 	free(r->smm_images);
+	for (i = 0; i < r->n_bootpols; i++)
+		bootpol_free(r->bootpols[i].p);
+	free(r->bootpols);
+	free(r->groups);
 	json_decref(r->doc);
 	free(r);
 }
@@ -156,7 +180,8 @@ refvals_parse_nodes(json_t *obj, struct refvals *r, char *why, size_t whylen)
 			return VIGIL_EINVAL;
 		}
 		json_object_foreach(node, nk, v) {
-			if (strcmp(nk, "pcrs") != 0) {
+			if (strcmp(nk, "pcrs") != 0 &&
+			    strcmp(nk, "boot_policy") != 0) {
 				snprintf(why, whylen, "%s.\"%.40s\": unknown "
 				    "key", where, nk);
 				return VIGIL_EINVAL;
@@ -164,6 +189,15 @@ refvals_parse_nodes(json_t *obj, struct refvals *r, char *why, size_t whylen)
 		}
 		snprintf(r->nodes[r->n_nodes].id, 65, "%s", k);
 		r->n_nodes++;
+		if ((v = json_object_get(node, "boot_policy")) != NULL) {
+			if (!json_is_string(v)) {
+				snprintf(why, whylen, "%s.boot_policy: not a "
+				    "string", where);
+				return VIGIL_EINVAL;
+			}
+			r->nodes[r->n_nodes - 1].boot_policy =
+			    json_string_value(v);
+		}
 		if ((v = json_object_get(node, "pcrs")) == NULL)
 			continue;
 		snprintf(where, sizeof(where), "nodes.\"%s\".pcrs", k);
@@ -233,6 +267,222 @@ refvals_smm_images(const struct refvals *r,
 	*n = r->n_smm_images;
 }
 
+/* --- measured-boot policies (appraise_boot.h; docs/appraisal.md "Boot
+ * policies"): "boot_policies" by name, chosen for a node by its own
+ * "boot_policy", else its group's, else the fleet-wide one. --- */
+
+static const struct bootpol *
+refvals_bootpol_named(const struct refvals *r, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_bootpols; i++)
+		if (strcmp(r->bootpols[i].name, name) == 0)
+			return r->bootpols[i].p;
+	return NULL;
+}
+
+/* A "boot_policy" value at where must name one of "boot_policies". */
+static int
+refvals_boot_ref(const struct refvals *r, const char *name, const char *where,
+    char *why, size_t whylen)
+{
+	if (refvals_bootpol_named(r, name) != NULL)
+		return 0;
+	snprintf(why, whylen, "%s: no boot policy named \"%.40s\" in "
+	    "boot_policies", where, name);
+	return VIGIL_EINVAL;
+}
+
+static int
+refvals_parse_bootpols(json_t *obj, struct refvals *r, char *why,
+    size_t whylen)
+{
+	char where[96];
+	const char *k;
+	json_t *v;
+	int e;
+
+	if (!json_is_object(obj)) {
+		snprintf(why, whylen, "boot_policies: not an object");
+		return VIGIL_EINVAL;
+	}
+	if (json_object_size(obj) > REFVALS_MAX_VALUES) {
+		snprintf(why, whylen, "boot_policies: more than %d",
+		    REFVALS_MAX_VALUES);
+		return VIGIL_EINVAL;
+	}
+	if (json_object_size(obj) > 0 && (r->bootpols = calloc(
+	    json_object_size(obj), sizeof(*r->bootpols))) == NULL)
+		return VIGIL_ENOMEM;
+	json_object_foreach(obj, k, v) {
+		if (!bootpol_name_ok(k)) {
+			snprintf(why, whylen, "boot_policies.\"%.40s\": not a "
+			    "name (1-%d of A-Z a-z 0-9 . _ -)", k,
+			    BOOTPOL_NAME_MAX);
+			return VIGIL_EINVAL;
+		}
+		snprintf(where, sizeof(where), "boot_policies.\"%s\"", k);
+		r->bootpols[r->n_bootpols].name = k;
+		if ((e = bootpol_parse(v, where,
+		    &r->bootpols[r->n_bootpols].p, why, whylen)) != 0)
+			return e;
+		r->n_bootpols++;
+	}
+	return 0;
+}
+
+static int
+refvals_parse_group(const char *k, json_t *g, struct refvals *r, char *why,
+    size_t whylen)
+{
+	struct refvals_group *grp = &r->groups[r->n_groups];
+	char where[96];
+	const char *nk;
+	json_t *v;
+	size_t i, j, m;
+
+	snprintf(where, sizeof(where), "groups.\"%s\"", k);
+	if (!json_is_object(g)) {
+		snprintf(why, whylen, "%s: not an object", where);
+		return VIGIL_EINVAL;
+	}
+	json_object_foreach(g, nk, v) {
+		if (strcmp(nk, "nodes") != 0 && strcmp(nk, "boot_policy") != 0) {
+			snprintf(why, whylen, "%s.\"%.40s\": unknown key", where,
+			    nk);
+			return VIGIL_EINVAL;
+		}
+	}
+	grp->name = k;
+	if ((v = json_object_get(g, "boot_policy")) != NULL) {
+		if (!json_is_string(v)) {
+			snprintf(why, whylen, "%s.boot_policy: not a string",
+			    where);
+			return VIGIL_EINVAL;
+		}
+		grp->boot_policy = json_string_value(v);
+	}
+	if ((v = json_object_get(g, "nodes")) == NULL || !json_is_array(v) ||
+	    json_array_size(v) > REFVALS_MAX_NODES) {
+		snprintf(why, whylen, "%s.nodes: not an array of agent ids",
+		    where);
+		return VIGIL_EINVAL;
+	}
+	grp->nodes = v;
+	for (i = 0; i < json_array_size(v); i++) {
+		nk = json_string_value(json_array_get(v, i));
+		if (nk == NULL || !valid_lowerhex(nk, 64)) {
+			snprintf(why, whylen, "%s.nodes[%zu]: not an agent id (64 "
+			    "lowercase hex digits)", where, i);
+			return VIGIL_EINVAL;
+		}
+		/* A node in two groups would have two policies. */
+		for (j = 0; j <= r->n_groups; j++) {
+			for (m = 0; m < json_array_size(r->groups[j].nodes);
+			    m++) {
+				if ((j == r->n_groups && m >= i) ||
+				    strcmp(json_string_value(json_array_get(
+				    r->groups[j].nodes, m)), nk) != 0)
+					continue;
+				snprintf(why, whylen, "%s.nodes[%zu]: node %.16s... "
+				    "is also in group \"%s\"", where, i, nk,
+				    r->groups[j].name);
+				return VIGIL_EINVAL;
+			}
+		}
+	}
+	r->n_groups++;
+	return 0;
+}
+
+static int
+refvals_parse_boot(struct refvals *r, char *why, size_t whylen)
+{
+	char where[96];
+	const char *k;
+	json_t *v, *g;
+	size_t i;
+	int e;
+
+	if ((v = json_object_get(r->doc, "boot_policies")) != NULL &&
+	    (e = refvals_parse_bootpols(v, r, why, whylen)) != 0)
+		return e;
+	if ((v = json_object_get(r->doc, "boot_policy")) != NULL) {
+		if (!json_is_string(v)) {
+			snprintf(why, whylen, "boot_policy: not a string");
+			return VIGIL_EINVAL;
+		}
+		r->boot_policy = json_string_value(v);
+		if ((e = refvals_boot_ref(r, r->boot_policy, "boot_policy", why,
+		    whylen)) != 0)
+			return e;
+	}
+	if ((v = json_object_get(r->doc, "groups")) != NULL) {
+		if (!json_is_object(v) || json_object_size(v) >
+		    REFVALS_MAX_VALUES) {
+			snprintf(why, whylen, "groups: not an object of at most "
+			    "%d groups", REFVALS_MAX_VALUES);
+			return VIGIL_EINVAL;
+		}
+		if (json_object_size(v) > 0 && (r->groups = calloc(
+		    json_object_size(v), sizeof(*r->groups))) == NULL)
+			return VIGIL_ENOMEM;
+		json_object_foreach(v, k, g) {
+			if (!bootpol_name_ok(k)) {
+				snprintf(why, whylen, "groups.\"%.40s\": not a "
+				    "name (1-%d of A-Z a-z 0-9 . _ -)", k,
+				    BOOTPOL_NAME_MAX);
+				return VIGIL_EINVAL;
+			}
+			if ((e = refvals_parse_group(k, g, r, why,
+			    whylen)) != 0)
+				return e;
+		}
+	}
+	for (i = 0; i < r->n_groups; i++) {
+		snprintf(where, sizeof(where), "groups.\"%s\".boot_policy",
+		    r->groups[i].name);
+		if (r->groups[i].boot_policy != NULL && (e = refvals_boot_ref(r,
+		    r->groups[i].boot_policy, where, why, whylen)) != 0)
+			return e;
+	}
+	for (i = 0; i < r->n_nodes; i++) {
+		snprintf(where, sizeof(where), "nodes.\"%s\".boot_policy",
+		    r->nodes[i].id);
+		if (r->nodes[i].boot_policy != NULL && (e = refvals_boot_ref(r,
+		    r->nodes[i].boot_policy, where, why, whylen)) != 0)
+			return e;
+	}
+	return 0;
+}
+
+const struct bootpol *
+refvals_boot_policy(const struct refvals *r, const char *agent_id,
+    const char **name)
+{
+	const char *n = NULL;
+	size_t i, j;
+
+	*name = NULL;
+	if (r == NULL)
+		return NULL;
+	for (i = 0; i < r->n_nodes && n == NULL; i++)
+		if (strcmp(r->nodes[i].id, agent_id) == 0)
+			n = r->nodes[i].boot_policy;
+	for (i = 0; i < r->n_groups && n == NULL; i++)
+		for (j = 0; j < json_array_size(r->groups[i].nodes); j++)
+			if (strcmp(json_string_value(json_array_get(
+			    r->groups[i].nodes, j)), agent_id) == 0)
+				n = r->groups[i].boot_policy;
+	if (n == NULL)
+		n = r->boot_policy;
+	if (n == NULL)
+		return NULL;
+	*name = n;
+	return refvals_bootpol_named(r, n);
+}
+
 int
 refvals_parse(const char *json, size_t len, struct refvals **out,
     char *why, size_t whylen)
@@ -269,7 +519,10 @@ refvals_parse(const char *json, size_t len, struct refvals **out,
 	json_object_foreach(r->doc, k, v) {
 		if (strcmp(k, "pcrs") != 0 && strcmp(k, "nodes") != 0 &&
 		    strcmp(k, "pse_images") != 0 &&
-		    strcmp(k, "smm_images") != 0) {
+		    strcmp(k, "smm_images") != 0 &&
+		    strcmp(k, "boot_policies") != 0 &&
+		    strcmp(k, "boot_policy") != 0 &&
+		    strcmp(k, "groups") != 0) {
 			snprintf(why, whylen, "\"%.40s\": unknown key", k);
 			goto out;
 		}
@@ -287,6 +540,8 @@ refvals_parse(const char *json, size_t len, struct refvals **out,
 	if ((v = json_object_get(r->doc, "smm_images")) != NULL &&
 	    (e = refvals_parse_images(v, "smm_images", &r->smm_images,
 	    &r->n_smm_images, why, whylen)) != 0)
+		goto out;
+	if ((e = refvals_parse_boot(r, why, whylen)) != 0)
 		goto out;
 	*out = r;
 	r = NULL;

@@ -2,7 +2,12 @@
  *   {"pcrs": {"0": ["<64 hex>", ...], ...},
  *    "nodes": {"<agent id>": {"pcrs": {"5": ["..."]}}},
  *    "pse_images": ["<64 hex>", ...],
- *    "smm_images": ["<64 hex>", ...]}
+ *    "smm_images": ["<64 hex>", ...],
+ *    "boot_policies": {"<name>": {<policy, appraise_boot.h>}},
+ *    "boot_policy": "<name>",                    (fleet-wide)
+ *    "groups": {"<name>": {"nodes": ["<agent id>", ...],
+ *                          "boot_policy": "<name>"}}}
+ * and a node entry may hold "boot_policy": "<name>" too.
  * Each PCR may list several accepted values; a node's own entry for a PCR
  * wins over the global one. Parsing is strict: unknown keys, bad hex,
  * PCR numbers out of range and wrong types are rejected naming the field. */
@@ -14,7 +19,9 @@
 
 #include "pcrs.h"
 
-#define REFVALS_MAX_DOC (64u * 1024)
+/* 1 MiB: boot policies name every PK/KEK/db/dbx entry of the machines
+ * they were made from (PUT /v1/reference-values takes this much). */
+#define REFVALS_MAX_DOC (1024u * 1024)
 #define REFVALS_MAX_VALUES 64	/* per PCR */
 #define REFVALS_MAX_NODES 100000
 
@@ -52,6 +59,14 @@ int refvals_check_selection(const struct refvals *r, uint32_t quoted,
  * when mask names a PCR outside PCR_POLICY_MASK. */
 int refvals_learn(const struct refvals *r,
     const struct pcrs *vals, uint32_t mask, char **json_out);
+
+struct bootpol;
+/* The measured-boot policy that applies to agent_id: its node entry's
+ * "boot_policy", else that of the group listing it (a node is in at most
+ * one group), else the fleet-wide "boot_policy"; NULL when none. *name
+ * gets its name (pointer into r). */
+const struct bootpol *refvals_boot_policy(const struct refvals *r,
+    const char *agent_id, const char **name);
 
 struct store;
 /* Stores learnt, a document refvals_learn made from base (read as

@@ -31,7 +31,7 @@
 #include "store.h"
 #include "store_comp.h"
 
-#define REPLAY_UID 65534	/* the sandbox's user and group (nobody) */
+#define REPLAY_UID 65534u	/* the sandbox's user and group (nobody) */
 #define REPLAY_MAX_EXPECTED (4u * 1024 * 1024)	/* checkpoints per replay */
 
 struct replay_opts {

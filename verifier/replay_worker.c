@@ -975,7 +975,7 @@ replay_worker_main(const char *jobdir)
 	}
 	if (getuid() == REPLAY_UID || getgid() == REPLAY_UID) {
 		replay_error(&out, "sandbox unavailable: the verifier runs as "
-		    "uid or gid %d, the id the replayed program runs as; run "
+		    "uid or gid %u, the id the replayed program runs as; run "
 		    "the verifier as another user", REPLAY_UID);
 		goto out;
 	}

@@ -246,26 +246,34 @@ routes_smm_appraise(struct vctx *vc, const char *agent_id,
 
 /* smm.refusal for a refused key use the node's SMM service logged (an
  * accepted entry of the chain): for the key's tenant, when the key is one
- * the verifier holds for this node, and operators. */
+ * the verifier holds for (this node, the entry's tenant, its key id), and
+ * operators. A version-1 entry names no tenant: the node's only holder of
+ * the id, if exactly one (as the audit attributes it, store_smm.h). */
 static void
 smm_refusal_event(struct vctx *vc, const char *agent_id,
     const struct smmlog_entry *x)
 {
 	struct smm_key_rec k;
-	char key[SMMLOG_MAX_KEYID + 1], *data = NULL;
+	char key[SMMLOG_MAX_KEYID + 1], who[SMMLOG_MAX_TENANT + 1];
+	char *data = NULL;
 	const char *tenant = NULL;
 	json_t *d;
 
 	snprintf(key, sizeof(key), "%.*s", (int)x->u.k.key_id_len,
 	    x->u.k.key_id);
+	snprintf(who, sizeof(who), "%.*s", (int)x->u.k.tenant_len,
+	    x->u.k.tenant != NULL ? x->u.k.tenant : "");
 	memset(&k, 0, sizeof(k));
-	if (store_smm_key_on_node(vc->store, agent_id, key, &k) == 0)
+	if (store_smm_key_on_node(vc->store, agent_id, who[0] ? who : NULL,
+	    key, &k) == 0)
 		tenant = k.tenant;
-	d = json_pack("{s:s, s:I, s:s, s:s, s:I, s:s, s:I}", "node", agent_id,
-	    "seq", (json_int_t)x->seq, "key_id", key, "op",
+	d = json_pack("{s:s, s:I, s:s, s:s, s:I, s:s, s:I}", "node",
+	    agent_id, "seq", (json_int_t)x->seq, "key_id", key, "op",
 	    mm_op_name(x->u.k.op), "caller_uid", (json_int_t)x->u.k.uid,
 	    "status", mm_status_name(x->u.k.status), "measure_seq",
 	    (json_int_t)x->u.k.measure_seq);
+	if (d != NULL && tenant != NULL)
+		json_object_set_new(d, "tenant", json_string(tenant));
 	if (d != NULL && (data = json_dumps(d, JSON_COMPACT)) != NULL)
 		(void)events_emit(vc->store, "smm.refusal", agent_id, tenant,
 		    data);
@@ -321,7 +329,8 @@ routes_smm_reply(struct vctx *vc, const char *agent_id, enum ear_tier tier,
 	if (tier != EAR_TIER_AFFIRMING || !p->appraised)
 		return;
 	if (store_smm_keys_pending(vc->store, agent_id, ROUTES_SMM_MAX_KEYS,
-	    p->keys, p->key_lens, p->key_ids, &p->n_keys) != 0 ||
+	    p->keys, p->key_lens, p->key_tenants, p->key_ids,
+	    &p->n_keys) != 0 ||
 	    p->n_keys == 0)
 		return;
 	out->smm_wrapped_keys = calloc(p->n_keys,
@@ -332,9 +341,9 @@ routes_smm_reply(struct vctx *vc, const char *agent_id, enum ear_tier tier,
 		out->smm_wrapped_keys[i].data = p->keys[i];
 		out->smm_wrapped_keys[i].len = p->key_lens[i];
 		(void)store_smm_key_delivered(vc->store, agent_id,
-		    p->key_ids[i]);
-		log_info("smm: key %s forwarded to agent=%s (affirming)",
-		    p->key_ids[i], agent_id);
+		    p->key_tenants[i], p->key_ids[i]);
+		log_info("smm: key %s of tenant %s forwarded to agent=%s "
+		    "(affirming)", p->key_ids[i], p->key_tenants[i], agent_id);
 	}
 	out->n_smm_wrapped_keys = p->n_keys;
 }
@@ -502,6 +511,10 @@ smm_entry_json(const struct smm_log_row *r)
 		    json_array());
 		break;
 	case SMMLOG_KIND_KEY_USE:
+		/* null: a version-1 entry, which names no tenant */
+		json_object_set_new(o, "tenant", x.u.k.tenant_len > 0 ?
+		    json_stringn(x.u.k.tenant, x.u.k.tenant_len) :
+		    json_null());
 		json_object_set_new(o, "key_id", json_stringn(x.u.k.key_id,
 		    x.u.k.key_id_len));
 		json_object_set_new(o, "op", json_string(mm_op_name(
@@ -699,22 +712,13 @@ routes_keys_create(struct http_req *req, struct http_resp *resp)
 		goto out;
 	}
 	/* Key ids are the tenant's own: only this tenant's keys can make
-	 * it exist. */
+	 * it exist, on the verifier and in the node's SMM service, which
+	 * names keys by (tenant, id). */
 	e = store_smm_key_add(req->vc->store, pol.key_id, w.tenant, node,
 	    blob, blen);
 	if (e == VIGIL_EEXIST) {
 		e = http_problem(resp, 409, "exists", "Conflict",
 		    "you already have a key with id %s", pol.key_id);
-		goto out;
-	}
-	if (e == VIGIL_EDENIED) {
-		log_warn("smm: tenant=%s key %s refused: node %s's SMM "
-		    "service holds that id for another tenant", w.tenant,
-		    pol.key_id, node);
-		e = http_problem(resp, 409, "key-id-unavailable", "Conflict",
-		    "node %s's SMM service cannot take key id %s (one key "
-		    "namespace per node, docs/smm.md): choose another id",
-		    node, pol.key_id);
 		goto out;
 	}
 	if (e != 0) {
@@ -756,10 +760,12 @@ routes_keys_uses(struct http_req *req, struct http_resp *resp)
 		return smm_store_error(resp, "reading the key", e);
 	if (smm_page_args(req, resp, &after, &limit) != 0)
 		return 0;
-	/* Only the entries of the node the key belongs to: another node
-	 * logging uses under this id is not this key's audit. */
-	if ((e = store_smm_key_uses(req->vc->store, k.agent_id, req->id,
-	    after, limit, &rows, &n)) != 0)
+	/* Only the entries of (the node the key belongs to, this tenant,
+	 * this id): another node logging uses under this id, or another
+	 * tenant's key of this id on the same node, is not this key's
+	 * audit. */
+	if ((e = store_smm_key_uses(req->vc->store, k.agent_id, w.tenant,
+	    req->id, after, limit, &rows, &n)) != 0)
 		return smm_store_error(resp, "reading the key uses", e);
 	e = smm_rows_reply(resp, rows, n, limit);
 	store_smm_rows_free(rows, n);

@@ -41,6 +41,7 @@ struct smm_push {
 	/* for the reply */
 	uint8_t *keys[ROUTES_SMM_MAX_KEYS];
 	size_t key_lens[ROUTES_SMM_MAX_KEYS];
+	char key_tenants[ROUTES_SMM_MAX_KEYS][65];
 	char key_ids[ROUTES_SMM_MAX_KEYS][65];
 	size_t n_keys;
 	char *refs_json;

@@ -80,49 +80,46 @@ store_gaps_count(sqlite3 *db, const char *sql, const char *agent_id,
 	return r;
 }
 
-int
-store_conflicts_list(struct store *s, const char *agent_id, size_t limit,
-    struct conflict_row **rows, size_t *n, uint64_t *total)
+/* One list of GET /v1/nodes/{id}'s `evidence`: the table's count for
+ * the agent, then its newest `limit` rows, each read by row_fn into the
+ * i-th element (elsize bytes) of a calloc'd array. */
+struct store_rows {
+	const char *what;	/* the table, for the error */
+	const char *count_sql, *list_sql;	/* ?1 agent (, ?2 limit) */
+	size_t elsize;
+	void (*row_fn)(sqlite3_stmt *st, void *row);
+};
+
+static int
+store_rows_list(struct store *s, const struct store_rows *q,
+    const char *agent_id, size_t limit, void **rows, size_t *n,
+    uint64_t *total)
 {
 	sqlite3_stmt *st = NULL;
-	struct conflict_row *v = NULL;
-	const uint8_t *p;
+	uint8_t *v = NULL;
 	sqlite3 *db;
-	int r, rc;
+	int r, rc = SQLITE_DONE;
 
 	*rows = NULL;
 	*n = 0;
 	*total = 0;
 	if (!store_id_ok(agent_id) || limit == 0 || limit > STORE_GAPS_MAX)
 		return VIGIL_EINVAL;
-	if ((v = calloc(limit, sizeof(*v))) == NULL)
+	if ((v = calloc(limit, q->elsize)) == NULL)
 		return VIGIL_ENOMEM;
 	if ((r = store_rd_get(s, &db)) != 0) {
 		free(v);
 		return r;
 	}
-	if ((r = store_gaps_count(db, "SELECT count(*) FROM item_conflicts "
-	    "WHERE agent_id = ?1", agent_id, total)) != 0 ||
-	    (r = store_prep(db, "SELECT id, epoch, seq, kind, body_sha256, "
-	    "reason, at FROM item_conflicts WHERE agent_id = ? ORDER BY id "
-	    "DESC LIMIT ?", &st)) != 0)
+	if ((r = store_gaps_count(db, q->count_sql, agent_id, total)) != 0 ||
+	    (r = store_prep(db, q->list_sql, &st)) != 0)
 		goto out;
 	store_bind_text(st, 1, agent_id);
 	sqlite3_bind_int64(st, 2, (int64_t)limit);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < limit) {
-		v[*n].id = sqlite3_column_int64(st, 0);
-		v[*n].epoch = (uint64_t)sqlite3_column_int64(st, 1);
-		v[*n].seq = (uint64_t)sqlite3_column_int64(st, 2);
-		v[*n].kind = (uint32_t)sqlite3_column_int64(st, 3);
-		p = sqlite3_column_blob(st, 4);
-		if (p != NULL && sqlite3_column_bytes(st, 4) == SHA256_LEN)
-			hex_encode(p, SHA256_LEN, v[*n].body_sha256);
-		store_col_str(st, 5, v[*n].reason, sizeof(v[*n].reason));
-		v[*n].at = sqlite3_column_int64(st, 6);
-		(*n)++;
-	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < limit)
+		q->row_fn(st, v + (*n)++ * q->elsize);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		r = store_dberr(db, "select item_conflicts");
+		r = store_dberr(db, q->what);
  out:
 	sqlite3_finalize(st);
 	store_rd_put(s, db);
@@ -135,54 +132,61 @@ store_conflicts_list(struct store *s, const char *agent_id, size_t limit,
 	return 0;
 }
 
+static void
+store_conflict_row(sqlite3_stmt *st, void *row)
+{
+	struct conflict_row *c = row;
+	const uint8_t *p;
+
+	c->id = sqlite3_column_int64(st, 0);
+	c->epoch = (uint64_t)sqlite3_column_int64(st, 1);
+	c->seq = (uint64_t)sqlite3_column_int64(st, 2);
+	c->kind = (uint32_t)sqlite3_column_int64(st, 3);
+	p = sqlite3_column_blob(st, 4);
+	if (p != NULL && sqlite3_column_bytes(st, 4) == SHA256_LEN)
+		hex_encode(p, SHA256_LEN, c->body_sha256);
+	store_col_str(st, 5, c->reason, sizeof(c->reason));
+	c->at = sqlite3_column_int64(st, 6);
+}
+
+static void
+store_gap_row(sqlite3_stmt *st, void *row)
+{
+	struct gap_row *g = row;
+
+	g->id = sqlite3_column_int64(st, 0);
+	g->epoch = (uint64_t)sqlite3_column_int64(st, 1);
+	g->seq = (uint64_t)sqlite3_column_int64(st, 2);
+	g->first_seq = (uint64_t)sqlite3_column_int64(st, 3);
+	g->last_seq = (uint64_t)sqlite3_column_int64(st, 4);
+	store_col_str(st, 5, g->reason, sizeof(g->reason));
+	g->at = sqlite3_column_int64(st, 6);
+}
+
+int
+store_conflicts_list(struct store *s, const char *agent_id, size_t limit,
+    struct conflict_row **rows, size_t *n, uint64_t *total)
+{
+	static const struct store_rows q = { "select item_conflicts",
+	    "SELECT count(*) FROM item_conflicts WHERE agent_id = ?1",
+	    "SELECT id, epoch, seq, kind, body_sha256, reason, at FROM "
+	    "item_conflicts WHERE agent_id = ?1 ORDER BY id DESC LIMIT ?2",
+	    sizeof(struct conflict_row), store_conflict_row };
+
+	return store_rows_list(s, &q, agent_id, limit, (void **)rows, n,
+	    total);
+}
+
 int
 store_gaps_list(struct store *s, const char *agent_id, size_t limit,
     struct gap_row **rows, size_t *n, uint64_t *total)
 {
-	sqlite3_stmt *st = NULL;
-	struct gap_row *v = NULL;
-	sqlite3 *db;
-	int r, rc;
+	static const struct store_rows q = { "select item_gaps",
+	    "SELECT count(*) FROM item_gaps WHERE agent_id = ?1",
+	    "SELECT id, epoch, seq, first_seq, last_seq, reason, at FROM "
+	    "item_gaps WHERE agent_id = ?1 ORDER BY id DESC LIMIT ?2",
+	    sizeof(struct gap_row), store_gap_row };
 
-	*rows = NULL;
-	*n = 0;
-	*total = 0;
-	if (!store_id_ok(agent_id) || limit == 0 || limit > STORE_GAPS_MAX)
-		return VIGIL_EINVAL;
-	if ((v = calloc(limit, sizeof(*v))) == NULL)
-		return VIGIL_ENOMEM;
-	if ((r = store_rd_get(s, &db)) != 0) {
-		free(v);
-		return r;
-	}
-	if ((r = store_gaps_count(db, "SELECT count(*) FROM item_gaps WHERE "
-	    "agent_id = ?1", agent_id, total)) != 0 ||
-	    (r = store_prep(db, "SELECT id, epoch, seq, first_seq, last_seq, "
-	    "reason, at FROM item_gaps WHERE agent_id = ? ORDER BY id DESC "
-	    "LIMIT ?", &st)) != 0)
-		goto out;
-	store_bind_text(st, 1, agent_id);
-	sqlite3_bind_int64(st, 2, (int64_t)limit);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < limit) {
-		v[*n].id = sqlite3_column_int64(st, 0);
-		v[*n].epoch = (uint64_t)sqlite3_column_int64(st, 1);
-		v[*n].seq = (uint64_t)sqlite3_column_int64(st, 2);
-		v[*n].first_seq = (uint64_t)sqlite3_column_int64(st, 3);
-		v[*n].last_seq = (uint64_t)sqlite3_column_int64(st, 4);
-		store_col_str(st, 5, v[*n].reason, sizeof(v[*n].reason));
-		v[*n].at = sqlite3_column_int64(st, 6);
-		(*n)++;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		r = store_dberr(db, "select item_gaps");
- out:
-	sqlite3_finalize(st);
-	store_rd_put(s, db);
-	if (r != 0) {
-		free(v);
-		*n = 0;
-		return r;
-	}
-	*rows = v;
-	return 0;
+	return store_rows_list(s, &q, agent_id, limit, (void **)rows, n,
+	    total);
 }

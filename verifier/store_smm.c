@@ -143,11 +143,13 @@ struct smm_commit_job {
 	int64_t now;
 };
 
-/* kind, time_ms and key id of an entry (a malformed one is not stored:
- * the appraisal parsed every accepted entry). */
+/* kind, time_ms, key id and tenant of an entry (a malformed one is not
+ * stored: the appraisal parsed every accepted entry). tenant stays ""
+ * for a version-1 KEY_USE entry, which names none. */
 static int
 store_smm_entry_meta(const uint8_t *p, size_t len, int *kind,
-    int64_t *time_ms, char key[SMMLOG_MAX_KEYID + 1])
+    int64_t *time_ms, char key[SMMLOG_MAX_KEYID + 1],
+    char tenant[SMMLOG_MAX_TENANT + 1])
 {
 	struct smmlog_entry e;
 
@@ -156,10 +158,14 @@ store_smm_entry_meta(const uint8_t *p, size_t len, int *kind,
 	*kind = e.kind;
 	*time_ms = (int64_t)e.time_ms;
 	key[0] = '\0';
+	tenant[0] = '\0';
 	if (e.kind == SMMLOG_KIND_KEY_USE &&
-	    e.u.k.key_id_len <= SMMLOG_MAX_KEYID) {
+	    e.u.k.key_id_len <= SMMLOG_MAX_KEYID &&
+	    e.u.k.tenant_len <= SMMLOG_MAX_TENANT) {
 		memcpy(key, e.u.k.key_id, e.u.k.key_id_len);
 		key[e.u.k.key_id_len] = '\0';
+		memcpy(tenant, e.u.k.tenant, e.u.k.tenant_len);
+		tenant[e.u.k.tenant_len] = '\0';
 	}
 	return 0;
 }
@@ -169,7 +175,7 @@ store_job_smm_commit(sqlite3 *db, void *arg)
 {
 	struct smm_commit_job *j = arg;
 	const struct smm_pins *p = j->pins;
-	char key[SMMLOG_MAX_KEYID + 1];
+	char key[SMMLOG_MAX_KEYID + 1], tenant[SMMLOG_MAX_TENANT + 1];
 	sqlite3_stmt *st = NULL;
 	int64_t tms;
 	size_t i;
@@ -199,13 +205,19 @@ store_job_smm_commit(sqlite3 *db, void *arg)
 		r = store_smm_taints_put(db, j->agent_id, p);
 	if (r != 0 || j->n == 0)
 		return r;
+	/* key_tenant: a version-2 entry's tenant (?8); a version-1 entry
+	 * names none and is the node's only holder of that id, if there is
+	 * exactly one (db/migrations/0014). */
 	if ((r = store_prep(db, "INSERT OR IGNORE INTO smm_log (agent_id, "
-	    "seq, kind, time_ms, key_id, entry, received_at) VALUES (?1, ?2, "
-	    "?3, ?4, ?5, ?6, ?7)", &st)) != 0)
+	    "seq, kind, time_ms, key_id, key_tenant, entry, received_at) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?5 IS NULL THEN NULL "
+	    "WHEN ?8 IS NOT NULL THEN ?8 ELSE (SELECT CASE WHEN count(*) = 1 "
+	    "THEN min(tenant) END FROM smm_keys WHERE agent_id = ?1 AND "
+	    "id = ?5) END, ?6, ?7)", &st)) != 0)
 		return r;
 	for (i = 0; i < j->n && r == 0; i++) {
 		if (store_smm_entry_meta(j->entries[i], j->lens[i], &kind,
-		    &tms, key) != 0)
+		    &tms, key, tenant) != 0)
 			continue;
 		sqlite3_reset(st);
 		store_bind_text(st, 1, j->agent_id);
@@ -216,6 +228,10 @@ store_job_smm_commit(sqlite3 *db, void *arg)
 			sqlite3_bind_text(st, 5, key, -1, SQLITE_TRANSIENT);
 		else
 			sqlite3_bind_null(st, 5);
+		if (tenant[0] != '\0')
+			sqlite3_bind_text(st, 8, tenant, -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(st, 8);
 		store_bind_blob(st, 6, j->entries[i], j->lens[i]);
 		sqlite3_bind_int64(st, 7, j->now);
 		r = store_step_done(db, st, "insert smm log entry");
@@ -286,10 +302,11 @@ store_smm_rows_free(struct smm_log_row *rows, size_t n)
 }
 
 /* Runs a SELECT agent_id, seq, received_at, entry with ?1 ?2 ?3 bound
- * (text, after, limit), and ?4 (text2) unless it is NULL, into rows. */
+ * (text, after, limit), and ?4 (text2), ?5 (text3) unless NULL, into
+ * rows. */
 static int
 store_smm_rows(struct store *s, const char *sql, const char *text,
-    const char *text2, uint64_t after, size_t limit,
+    const char *text2, const char *text3, uint64_t after, size_t limit,
     struct smm_log_row **rows, size_t *n)
 {
 	struct smm_log_row *v = NULL;
@@ -315,6 +332,8 @@ store_smm_rows(struct store *s, const char *sql, const char *text,
 	sqlite3_bind_int64(st, 3, (int64_t)limit);
 	if (text2 != NULL)
 		store_bind_text(st, 4, text2);
+	if (text3 != NULL)
+		store_bind_text(st, 5, text3);
 	while (k < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		store_col_str(st, 0, v[k].agent_id, sizeof(v[k].agent_id));
 		v[k].seq = (uint64_t)sqlite3_column_int64(st, 1);
@@ -344,20 +363,20 @@ store_smm_log_page(struct store *s, const char *agent_id,
 {
 	return store_smm_rows(s, "SELECT agent_id, seq, received_at, entry "
 	    "FROM smm_log WHERE agent_id = ?1 AND seq > ?2 ORDER BY seq "
-	    "LIMIT ?3", agent_id, NULL, after_seq, limit, rows, n);
+	    "LIMIT ?3", agent_id, NULL, NULL, after_seq, limit, rows, n);
 }
 
 int
 store_smm_key_uses(struct store *s, const char *agent_id,
-    const char *key_id, uint64_t after_seq, size_t limit,
-    struct smm_log_row **rows, size_t *n)
+    const char *tenant, const char *key_id, uint64_t after_seq,
+    size_t limit, struct smm_log_row **rows, size_t *n)
 {
-	if (!store_id_ok(agent_id))
+	if (!store_id_ok(agent_id) || tenant == NULL || tenant[0] == '\0')
 		return VIGIL_EINVAL;
 	return store_smm_rows(s, "SELECT agent_id, seq, received_at, entry "
-	    "FROM smm_log WHERE key_id = ?1 AND agent_id = ?4 AND seq > ?2 "
-	    "ORDER BY seq LIMIT ?3", key_id, agent_id, after_seq, limit, rows,
-	    n);
+	    "FROM smm_log WHERE agent_id = ?4 AND key_tenant = ?5 AND "
+	    "key_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3", key_id,
+	    agent_id, tenant, after_seq, limit, rows, n);
 }
 
 /* ---- wrapped keys ---- */
@@ -403,12 +422,8 @@ store_job_smm_key_add(sqlite3 *db, void *arg)
 		return r;
 	if (found)
 		return VIGIL_EEXIST;
-	/* The node's SMM service names keys by id alone. */
-	if ((r = store_smm_key_probe(db, "SELECT 1 FROM smm_keys WHERE "
-	    "agent_id = ?1 AND id = ?2", j->agent_id, j->id, &found)) != 0)
-		return r;
-	if (found)
-		return VIGIL_EDENIED;
+	/* Another tenant's key of this id, on this node or any, is not
+	 * looked at: the node's SMM service names keys by (tenant, id). */
 	if ((r = store_prep(db, "INSERT INTO smm_keys (id, tenant, agent_id, "
 	    "blob, created_at) VALUES (?1, ?2, ?3, ?4, ?5)", &st)) != 0)
 		return r;
@@ -437,11 +452,11 @@ store_smm_key_add(struct store *s, const char *id, const char *tenant,
 	return r;
 }
 
-/* One smm_keys row by (owner, id): owner is the tenant or the node,
- * as the column in the WHERE clause says. */
+/* One smm_keys row by where (?1 = a, ?2 = id, ?3 = b bound unless NULL);
+ * a second row makes it VIGIL_ENOTFOUND too (ambiguous). */
 static int
-smm_key_read(struct store *s, const char *where, const char *owner,
-    const char *id, struct smm_key_rec *out)
+smm_key_read(struct store *s, const char *where, const char *a,
+    const char *b, const char *id, struct smm_key_rec *out)
 {
 	sqlite3_stmt *st = NULL;
 	sqlite3 *db;
@@ -450,14 +465,16 @@ smm_key_read(struct store *s, const char *where, const char *owner,
 
 	memset(out, 0, sizeof(*out));
 	snprintf(sql, sizeof(sql), "SELECT id, tenant, agent_id, created_at, "
-	    "coalesce(delivered_at, 0) FROM smm_keys WHERE %s = ?1 AND "
-	    "id = ?2", where);
+	    "coalesce(delivered_at, 0) FROM smm_keys WHERE %s AND id = ?2 "
+	    "LIMIT 2", where);
 	if ((r = store_rd_get(s, &db)) != 0)
 		return r;
 	if ((r = store_prep(db, sql, &st)) != 0)
 		goto out;
-	store_bind_text(st, 1, owner);
+	store_bind_text(st, 1, a);
 	store_bind_text(st, 2, id);
+	if (b != NULL)
+		store_bind_text(st, 3, b);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		store_col_str(st, 0, out->id, sizeof(out->id));
@@ -465,6 +482,12 @@ smm_key_read(struct store *s, const char *where, const char *owner,
 		store_col_str(st, 2, out->agent_id, sizeof(out->agent_id));
 		out->created_at = sqlite3_column_int64(st, 3);
 		out->delivered_at = sqlite3_column_int64(st, 4);
+		if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			/* two holders: none of them is the one */
+			memset(out, 0, sizeof(*out));
+			r = VIGIL_ENOTFOUND;
+		} else if (rc != SQLITE_DONE)
+			r = store_dberr(db, "read smm key");
 	} else if (rc == SQLITE_DONE)
 		r = VIGIL_ENOTFOUND;
 	else
@@ -479,19 +502,23 @@ int
 store_smm_key_get(struct store *s, const char *tenant, const char *id,
     struct smm_key_rec *out)
 {
-	return smm_key_read(s, "tenant", tenant, id, out);
+	return smm_key_read(s, "tenant = ?1", tenant, NULL, id, out);
 }
 
 int
-store_smm_key_on_node(struct store *s, const char *agent_id, const char *id,
-    struct smm_key_rec *out)
+store_smm_key_on_node(struct store *s, const char *agent_id,
+    const char *tenant, const char *id, struct smm_key_rec *out)
 {
-	return smm_key_read(s, "agent_id", agent_id, id, out);
+	if (tenant != NULL)
+		return smm_key_read(s, "agent_id = ?1 AND tenant = ?3",
+		    agent_id, tenant, id, out);
+	return smm_key_read(s, "agent_id = ?1", agent_id, NULL, id, out);
 }
 
 int
 store_smm_keys_pending(struct store *s, const char *agent_id, size_t max,
-    uint8_t **blobs, size_t *lens, char (*ids)[65], size_t *n)
+    uint8_t **blobs, size_t *lens, char (*tenants)[65], char (*ids)[65],
+    size_t *n)
 {
 	sqlite3_stmt *st = NULL;
 	sqlite3 *db;
@@ -501,13 +528,14 @@ store_smm_keys_pending(struct store *s, const char *agent_id, size_t max,
 	*n = 0;
 	if ((r = store_rd_get(s, &db)) != 0)
 		return r;
-	if ((r = store_prep(db, "SELECT id, blob FROM smm_keys WHERE agent_id "
-	    "= ?1 AND delivered_at IS NULL ORDER BY created_at, id", &st)) !=
-	    0)
+	if ((r = store_prep(db, "SELECT id, blob, tenant FROM smm_keys WHERE "
+	    "agent_id = ?1 AND delivered_at IS NULL ORDER BY created_at, "
+	    "tenant, id", &st)) != 0)
 		goto out;
 	store_bind_text(st, 1, agent_id);
 	while (k < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		store_col_str(st, 0, ids[k], 65);
+		store_col_str(st, 2, tenants[k], 65);
 		if ((r = store_col_blobdup(st, 1, &blobs[k], &lens[k])) != 0)
 			goto out;
 		k++;
@@ -526,7 +554,7 @@ store_smm_keys_pending(struct store *s, const char *agent_id, size_t max,
 }
 
 struct smm_deliv_job {
-	const char *agent_id, *id;
+	const char *agent_id, *tenant, *id;
 	int64_t now;
 };
 
@@ -538,11 +566,12 @@ store_job_smm_delivered(sqlite3 *db, void *arg)
 	int r;
 
 	if ((r = store_prep(db, "UPDATE smm_keys SET delivered_at = ?2 WHERE "
-	    "id = ?1 AND agent_id = ?3", &st)) != 0)
+	    "id = ?1 AND agent_id = ?3 AND tenant = ?4", &st)) != 0)
 		return r;
 	store_bind_text(st, 1, j->id);
 	sqlite3_bind_int64(st, 2, j->now);
 	store_bind_text(st, 3, j->agent_id);
+	store_bind_text(st, 4, j->tenant);
 	r = store_step_done(db, st, "mark smm key delivered");
 	sqlite3_finalize(st);
 	return r;
@@ -550,9 +579,9 @@ store_job_smm_delivered(sqlite3 *db, void *arg)
 
 int
 store_smm_key_delivered(struct store *s, const char *agent_id,
-    const char *id)
+    const char *tenant, const char *id)
 {
-	struct smm_deliv_job j = { agent_id, id, store_now() };
+	struct smm_deliv_job j = { agent_id, tenant, id, store_now() };
 
 	return store_write(s, store_job_smm_delivered, &j);
 }

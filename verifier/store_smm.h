@@ -40,12 +40,14 @@ void store_smm_rows_free(struct smm_log_row *rows, size_t n);
  * (1..STORE_SMM_PAGE_MAX). */
 int store_smm_log_page(struct store *s, const char *agent_id,
     uint64_t after_seq, size_t limit, struct smm_log_row **rows, size_t *n);
-/* KEY_USE entries naming key_id in the log of agent_id (the node the key
- * belongs to) only, after after_seq, ascending: another node's entries
- * under the same id are not this key's. */
+/* KEY_USE entries of (agent_id, tenant, key_id) only: in the log of
+ * the node the key belongs to, attributed to its tenant (a version-2
+ * entry's tenant; a version-1 entry's by db/migrations/0014), after
+ * after_seq, ascending. Another node's entries, and another tenant's
+ * key of the same id on the same node, are not this key's. */
 int store_smm_key_uses(struct store *s, const char *agent_id,
-    const char *key_id, uint64_t after_seq, size_t limit,
-    struct smm_log_row **rows, size_t *n);
+    const char *tenant, const char *key_id, uint64_t after_seq,
+    size_t limit, struct smm_log_row **rows, size_t *n);
 
 /* Wrapped keys. */
 struct smm_key_rec {
@@ -55,24 +57,27 @@ struct smm_key_rec {
 	int64_t created_at;
 	int64_t delivered_at;
 };
-/* Key ids are per tenant (db/migrations/0011): VIGIL_EEXIST when the
- * tenant has a key of that id; VIGIL_EDENIED when the node holds a key of
- * that id for another tenant (a node's SMM service names keys by id
- * alone, docs/smm.md). */
+/* Key ids are per tenant (db/migrations/0011, 0014): VIGIL_EEXIST when
+ * the tenant has a key of that id. Another tenant's keys, on this node or
+ * any, make no difference (a node's SMM service names keys by (tenant,
+ * id), docs/smm.md). */
 int store_smm_key_add(struct store *s, const char *id, const char *tenant,
     const char *agent_id, const uint8_t *blob, size_t len);
 /* The tenant's key id; VIGIL_ENOTFOUND if the tenant has none. */
 int store_smm_key_get(struct store *s, const char *tenant, const char *id,
     struct smm_key_rec *out);
-/* The key of that id the node holds (unique per node); VIGIL_ENOTFOUND. */
+/* tenant's key id on the node; with tenant NULL (a version-1 KEY_USE
+ * entry, which names none) the node's only key of that id: none or
+ * several are VIGIL_ENOTFOUND. */
 int store_smm_key_on_node(struct store *s, const char *agent_id,
-    const char *id, struct smm_key_rec *out);
+    const char *tenant, const char *id, struct smm_key_rec *out);
 /* Blobs of the node's keys not yet delivered (malloc'd each; at most
- * max), their ids in ids[i] (65 bytes each). */
+ * max), their tenants and ids in tenants[i], ids[i] (65 bytes each). */
 int store_smm_keys_pending(struct store *s, const char *agent_id, size_t max,
-    uint8_t **blobs, size_t *lens, char (*ids)[65], size_t *n);
+    uint8_t **blobs, size_t *lens, char (*tenants)[65], char (*ids)[65],
+    size_t *n);
 int store_smm_key_delivered(struct store *s, const char *agent_id,
-    const char *id);
+    const char *tenant, const char *id);
 
 /* Reference sets. */
 int store_smm_refset_add(struct store *s, uint64_t version, const char *json,

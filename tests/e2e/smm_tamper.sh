@@ -7,7 +7,9 @@
 # hypervisor_pid): the next key request is refused, the refusal is in the
 # key-use audit (GET /v1/keys/{id}/uses), and the verifier shows node1
 # contraindicated naming the changed page, within a push interval or two,
-# while node2 stays affirming.
+# while node2 stays affirming. At the end (issue 9) tenants acme and
+# globex both make key "k1" for node1: both 201, each local use reaches
+# its own tenant's key material, each audit lists only its own uses.
 . "$(dirname "$0")/lib.sh"
 
 for t in xxd; do
@@ -64,11 +66,11 @@ e2e_log "keys wrapped client-side and stored by the verifier"
 # Forwarded with node1's next affirming push.
 printf 'tenant data to sign' >"$work/data"
 end=$(($(date +%s) + 5 * E2E_IV + 10))
-until smm sign sig1 "$work/data" >"$work/sig" 2>/dev/null; do
+until smm sign acme sig1 "$work/data" >"$work/sig" 2>/dev/null; do
 	[ "$(date +%s)" -lt "$end" ] || e2e_fail "key sig1 never reached node1's vigil-smmd"
 	sleep 0.3
 done
-until smm hmac sec1 "$work/data" >"$work/mac" 2>/dev/null; do
+until smm hmac acme sec1 "$work/data" >"$work/mac" 2>/dev/null; do
 	[ "$(date +%s)" -lt "$end" ] || e2e_fail "key sec1 never reached node1's vigil-smmd"
 	sleep 0.3
 done
@@ -80,7 +82,7 @@ cmp -s "$work/mac" "$work/mac.want" || e2e_fail "the HMAC differs from openssl's
 head -c 32 /dev/urandom >"$work/dek"
 openssl enc -id-aes256-wrap-pad -K "$(xxd -p -c 64 "$work/sec1.bin")" -iv A65959A6 \
 	-in "$work/dek" -out "$work/dek.wrapped" || e2e_fail "openssl key wrap"
-smm unwrap sec1 "$work/dek.wrapped" >"$work/dek.out" || e2e_fail "unwrap refused"
+smm unwrap acme sec1 "$work/dek.wrapped" >"$work/dek.out" || e2e_fail "unwrap refused"
 cmp -s "$work/dek" "$work/dek.out" || e2e_fail "the unwrapped key differs"
 e2e_log "sign, HMAC and unwrap through vigil-smm agree with openssl"
 
@@ -126,7 +128,7 @@ e2e_log "tampering with node1's hypervisor (SIGUSR1 to pid $hvpid: it rewrites i
 kill -USR1 "$hvpid" || e2e_fail "cannot signal node1's hypervisor"
 sleep 0.3
 t0=$(date +%s)
-out=$(smm hmac sec1 "$work/data" 2>&1 >/dev/null) && e2e_fail "a key request was served after tampering"
+out=$(smm hmac acme sec1 "$work/data" 2>&1 >/dev/null) && e2e_fail "a key request was served after tampering"
 grep -q "refused: tampered" <<<"$out" || e2e_fail "after tampering: $out"
 e2e_log "the next key request is refused: $out"
 
@@ -184,8 +186,61 @@ wait_status node1 affirming $((10 * E2E_IV + 20)) || {
 api "/v1/nodes/$id1/smm-log?after_seq=$seq0&limit=256" |
 	jq -e '[.entries[] | select(.kind == "start" and .boot == 2)] | length == 1' >/dev/null ||
 	e2e_fail "the verifier has no start entry of boot 2 continuing node1's chain"
-smm sign sig1 "$work/data" >"$work/sig2" || e2e_fail "sign refused after the reboot"
+smm sign acme sig1 "$work/data" >"$work/sig2" || e2e_fail "sign refused after the reboot"
 openssl dgst -sha256 -verify "$work/sig1.pub" -signature "$work/sig2" "$work/data" >/dev/null ||
 	e2e_fail "the signature after the reboot does not verify"
 e2e_log "after an emulated reboot: node1 affirming, its SMM chain continued, keys usable again"
+
+# Two tenants, one key id, one node (issue 9): node1's SMM service names
+# keys by (tenant, id), so neither tenant is told of the other's k1.
+for t in acme globex; do
+	tok=$tok_a
+	[ "$t" = globex ] && tok=$tok_b
+	head -c 32 /dev/urandom >"$work/k1-$t.bin"
+	vig "$tok" key wrap --node "$id1" --ops hmac --uid "$uid" --in "$work/k1-$t.bin" \
+		--id k1 --tenant "$t" --out "$work/k1-$t.vgkw" >/dev/null || e2e_fail "vigil key wrap k1 for $t"
+	jq -n --arg n "$id1" --arg w "$(base64 -w0 "$work/k1-$t.vgkw")" '{node: $n, wrapped: $w}' \
+		>"$work/k1-$t.json"
+	code=$(curl -sS -o "$work/k1-$t.out" -w '%{http_code}' -H "Authorization: Bearer $tok" \
+		-H 'Content-Type: application/json' --data-binary @"$work/k1-$t.json" "$url/v1/keys")
+	[ "$code" = 201 ] || e2e_fail "tenant $t's key k1 for node1: $code $(cat "$work/k1-$t.out")"
+	openssl dgst -sha256 -mac HMAC -macopt "hexkey:$(xxd -p -c 64 "$work/k1-$t.bin")" -binary \
+		"$work/data" >"$work/k1-$t.want"
+done
+e2e_log "tenants acme and globex both created key k1 for node1 (201 each)"
+# Forwarded with the next affirming push; then acme uses its k1 twice,
+# globex once, each with its own material.
+end=$(($(date +%s) + 5 * E2E_IV + 10))
+for t in acme globex; do
+	until smm hmac "$t" k1 "$work/data" >"$work/k1-$t.mac" 2>/dev/null; do
+		[ "$(date +%s)" -lt "$end" ] || e2e_fail "$t's key k1 never reached node1's vigil-smmd"
+		sleep 0.3
+	done
+	cmp -s "$work/k1-$t.mac" "$work/k1-$t.want" || e2e_fail "$t's k1 HMAC is not with $t's secret"
+done
+smm hmac acme k1 "$work/data" >"$work/k1-acme.mac" || e2e_fail "acme's second use of k1 refused"
+cmp -s "$work/k1-acme.mac" "$work/k1-acme.want" || e2e_fail "acme's k1 HMAC changed"
+cmp -s "$work/k1-acme.want" "$work/k1-globex.want" && e2e_fail "the two secrets are the same"
+e2e_log "smm hmac acme k1 / globex k1: each with its own tenant's secret"
+# Each audit: its own tenant's entries only (2 granted for acme, 1 for
+# globex; refusals while the keys were on their way are theirs too).
+for t in acme:2 globex:1; do
+	tn=${t%%:*}
+	want=${t##*:}
+	tok=$tok_a
+	[ "$tn" = globex ] && tok=$tok_b
+	end=$(($(date +%s) + 3 * E2E_IV + 5))
+	until curl -fsS -H "Authorization: Bearer $tok" "$url/v1/keys/k1/uses" >"$work/k1-$tn.uses" &&
+		jq -e --argjson w "$want" '[.entries[] | select(.granted == true)] | length == $w' \
+			"$work/k1-$tn.uses" >/dev/null; do
+		[ "$(date +%s)" -lt "$end" ] || { cat "$work/k1-$tn.uses"; e2e_fail "$tn's k1 audit never showed $want granted uses"; }
+		sleep 0.5
+	done
+	jq -e --arg t "$tn" --arg n "$id1" 'all(.entries[]; .tenant == $t and .node == $n and .key_id == "k1")' \
+		"$work/k1-$tn.uses" >/dev/null || { cat "$work/k1-$tn.uses"; e2e_fail "$tn's k1 audit lists another tenant's entries"; }
+	e2e_log "$tn's k1 audit: $(jq -c '[.entries[] | {seq, tenant, granted, status}]' "$work/k1-$tn.uses")"
+done
+# A refusal is an event for the tenant its entry names only.
+events_of "$tok_b" | jq -s -e 'all(.[] | select(.kind == "smm.refusal"); .tenant == "globex" and .data.tenant == "globex")' \
+	>/dev/null || e2e_fail "tenant globex sees another tenant's smm.refusal"
 echo "ok"

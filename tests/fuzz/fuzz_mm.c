@@ -50,6 +50,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!m.reply && m.cmd == MM_CMD_USE_KEY) {
 		fuzz_mm_inside(m.req.use_key.data, m.req.use_key.data_len,
 		    data, size);
+		fuzz_mm_inside(m.req.use_key.tenant, m.req.use_key.tenant_len,
+		    data, size);
 		fuzz_mm_inside(m.req.use_key.id, m.req.use_key.id_len, data,
 		    size);
 	} else if (m.status == MM_ST_OK && m.cmd == MM_CMD_READ_LOG) {

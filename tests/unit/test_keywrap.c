@@ -161,37 +161,115 @@ test_vault_serves_only_allowed_callers_and_ops(void **state)
 {
 	struct fx *f = *state;
 	char dir[] = "/tmp/vigil-vault.XXXXXX", id[KEYWRAP_MAX_ID + 1];
-	char cmd[128];
+	char tenant[KEYWRAP_MAX_ID + 1], cmd[128];
 	struct vault *v = NULL;
 	struct buf out = BUF_INIT;
 
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(vault_open(dir, f->rcpt, &v), 0);
-	assert_int_equal(vault_provision(v, f->blob.data, f->blob.len, id), 0);
+	assert_int_equal(vault_provision(v, f->blob.data, f->blob.len, tenant,
+	    id), 0);
 	assert_string_equal(id, "k1");
-	assert_int_equal(vault_provision(v, f->blob.data, f->blob.len, id), 0);
-	assert_int_equal(vault_check(v, "k1", MM_OP_HMAC, 1000), MM_ST_OK);
-	assert_int_equal(vault_check(v, "k1", MM_OP_HMAC, 1002), MM_ST_DENIED);
-	assert_int_equal(vault_check(v, "k1", MM_OP_SIGN, 1000),
+	assert_string_equal(tenant, "tenant-a");
+	assert_int_equal(vault_provision(v, f->blob.data, f->blob.len, tenant,
+	    id), 0);
+	assert_int_equal(vault_check(v, "tenant-a", "k1", MM_OP_HMAC, 1000),
+	    MM_ST_OK);
+	assert_int_equal(vault_check(v, "tenant-a", "k1", MM_OP_HMAC, 1002),
+	    MM_ST_DENIED);
+	assert_int_equal(vault_check(v, "tenant-a", "k1", MM_OP_SIGN, 1000),
 	    MM_ST_OP_REFUSED);
-	assert_int_equal(vault_check(v, "k2", MM_OP_HMAC, 1000),
+	assert_int_equal(vault_check(v, "tenant-a", "k2", MM_OP_HMAC, 1000),
 	    MM_ST_NOT_FOUND);
-	assert_int_equal(vault_use(v, "k1", MM_OP_HMAC,
+	/* Another tenant's name for the same id is not this key. */
+	assert_int_equal(vault_check(v, "tenant-b", "k1", MM_OP_HMAC, 1000),
+	    MM_ST_NOT_FOUND);
+	assert_int_equal(vault_use(v, "tenant-b", "k1", MM_OP_HMAC,
+	    (const uint8_t *)"abc", 3, &out), VIGIL_ENOTFOUND);
+	assert_int_equal(vault_use(v, "tenant-a", "k1", MM_OP_HMAC,
 	    (const uint8_t *)"abc", 3, &out), 0);
 	assert_int_equal(out.len, 32);
 	vault_close(v);
-	/* Reloaded from the stored blob. */
+	/* Reloaded from the stored blob, keys/TENANT~ID.vgkw. */
+	snprintf(cmd, sizeof(cmd), "test -f %s/keys/tenant-a~k1.vgkw", dir);
+	assert_int_equal(system(cmd), 0);
 	assert_int_equal(vault_open(dir, f->rcpt, &v), 0);
-	assert_int_equal(vault_check(v, "k1", MM_OP_HMAC, 1001), MM_ST_OK);
+	assert_int_equal(vault_check(v, "tenant-a", "k1", MM_OP_HMAC, 1001),
+	    MM_ST_OK);
 	vault_close(v);
-	/* Another key under the same id is refused. */
+	/* Another key under the same (tenant, id) is refused. */
 	assert_int_equal(vault_open(dir, f->rcpt, &v), 0);
 	buf_free(&out);
 	assert_int_equal(keywrap_wrap(f->rcpt, &f->key, &out), 0);
-	assert_int_equal(vault_provision(v, out.data, out.len, id),
+	assert_int_equal(vault_provision(v, out.data, out.len, tenant, id),
 	    VIGIL_EEXIST);
 	vault_close(v);
 	buf_free(&out);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* HMAC-SHA256 of "abc" under v's key (tenant, id), into mac. */
+static uint32_t
+vault_mac(struct vault *v, const char *tenant, const char *id,
+    uint8_t mac[32])
+{
+	struct buf out = BUF_INIT;
+	uint32_t st = vault_check(v, tenant, id, MM_OP_HMAC, 1000);
+
+	if (st == MM_ST_OK) {
+		assert_int_equal(vault_use(v, tenant, id, MM_OP_HMAC,
+		    (const uint8_t *)"abc", 3, &out), 0);
+		assert_int_equal(out.len, 32);
+		memcpy(mac, out.data, 32);
+	}
+	buf_free(&out);
+	return st;
+}
+
+/* Two tenants' keys of one id on one node: both provisioned, each
+ * request reaches its own tenant's key material only, also after a
+ * restart; a key file of the one-namespace vault (keys/ID.vgkw) still
+ * loads, under the tenant its blob names. */
+static void
+test_vault_keys_are_named_by_tenant_and_id(void **state)
+{
+	struct fx *f = *state;
+	char dir[] = "/tmp/vigil-vault.XXXXXX", id[KEYWRAP_MAX_ID + 1];
+	char tenant[KEYWRAP_MAX_ID + 1], cmd[256];
+	struct keywrap_key kb = f->key;
+	struct vault *v = NULL;
+	struct buf blob_b = BUF_INIT;
+	uint8_t mac_a[32], mac_b[32], again[32];
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(kb.pol.tenant, sizeof(kb.pol.tenant), "tenant-b");
+	memset(kb.material, 0x77, 32);
+	assert_int_equal(keywrap_wrap(f->rcpt, &kb, &blob_b), 0);
+	assert_int_equal(vault_open(dir, f->rcpt, &v), 0);
+	assert_int_equal(vault_provision(v, f->blob.data, f->blob.len, tenant,
+	    id), 0);
+	assert_int_equal(vault_provision(v, blob_b.data, blob_b.len, tenant,
+	    id), 0);
+	assert_string_equal(tenant, "tenant-b");
+	assert_string_equal(id, "k1");
+	assert_int_equal(vault_mac(v, "tenant-a", "k1", mac_a), MM_ST_OK);
+	assert_int_equal(vault_mac(v, "tenant-b", "k1", mac_b), MM_ST_OK);
+	assert_memory_not_equal(mac_a, mac_b, 32);
+	vault_close(v);
+	/* The one-namespace vault's file name for tenant-a's k1. */
+	snprintf(cmd, sizeof(cmd), "mv %s/keys/tenant-a~k1.vgkw "
+	    "%s/keys/k1.vgkw", dir, dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(vault_open(dir, f->rcpt, &v), 0);
+	assert_int_equal(vault_mac(v, "tenant-a", "k1", again), MM_ST_OK);
+	assert_memory_equal(again, mac_a, 32);
+	assert_int_equal(vault_mac(v, "tenant-b", "k1", again), MM_ST_OK);
+	assert_memory_equal(again, mac_b, 32);
+	assert_int_equal(vault_mac(v, "tenant-c", "k1", again),
+	    MM_ST_NOT_FOUND);
+	vault_close(v);
+	buf_free(&blob_b);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
 }
@@ -243,6 +321,7 @@ main(void)
 		cmocka_unit_test(test_keywrap_truncated_blobs_are_refused),
 		cmocka_unit_test(test_keywrap_policy_rules_enforced_at_wrap),
 		cmocka_unit_test(test_vault_serves_only_allowed_callers_and_ops),
+		cmocka_unit_test(test_vault_keys_are_named_by_tenant_and_id),
 		cmocka_unit_test(test_refs_accepts_only_verifier_signed_sets),
 	};
 

@@ -278,7 +278,29 @@ log_has(struct smmd *d, uint8_t kind, int (*pred)(const struct smmlog_entry *))
 static int
 is_tamper_refusal(const struct smmlog_entry *e)
 {
-	return !e->u.k.granted && e->u.k.status == MM_ST_TAMPERED;
+	return !e->u.k.granted && e->u.k.status == MM_ST_TAMPERED &&
+	    e->version == SMMLOG_VERSION && e->u.k.tenant_len == 8 &&
+	    memcmp(e->u.k.tenant, "tenant-a", 8) == 0;
+}
+
+static int
+is_tenant_b_grant(const struct smmlog_entry *e)
+{
+	return e->u.k.granted && e->u.k.tenant_len == 8 &&
+	    memcmp(e->u.k.tenant, "tenant-b", 8) == 0 &&
+	    e->u.k.key_id_len == 2 && memcmp(e->u.k.key_id, "k1", 2) == 0;
+}
+
+/* HMAC-SHA256 of "data" with 32 bytes of fill. */
+static void
+expect_mac(uint8_t fill, uint8_t mac[32])
+{
+	uint8_t key[32];
+	size_t n = 32;
+
+	memset(key, fill, sizeof(key));
+	assert_non_null(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key,
+	    sizeof(key), (const uint8_t *)"data", 4, mac, 32, &n));
 }
 
 static int
@@ -306,6 +328,7 @@ test_service_gates_keys_on_measurement_and_caller(void **state)
 	struct buf req = BUF_INIT, rep = BUF_INIT, blob = BUF_INIT;
 	struct mm_msg m;
 	const uint8_t *p;
+	uint8_t mac[32];
 	EVP_PKEY *wrap_pub = NULL;
 
 	smmd_config_defaults(&cfg);
@@ -336,20 +359,42 @@ test_service_gates_keys_on_measurement_and_caller(void **state)
 	assert_int_equal(keywrap_wrap(wrap_pub, &k, &blob), 0);
 	assert_int_equal(mm_build_provision(&req, blob.data, blob.len), 0);
 	assert_int_equal(call(d, &req, 0, &rep, &m), MM_ST_OK);
+	/* Another tenant's key of the same id, other material. */
+	snprintf(k.pol.tenant, sizeof(k.pol.tenant), "tenant-b");
+	memset(k.material, 0x22, 32);
+	blob.len = 0;
+	assert_int_equal(keywrap_wrap(wrap_pub, &k, &blob), 0);
+	assert_int_equal(mm_build_provision(&req, blob.data, blob.len), 0);
+	assert_int_equal(call(d, &req, 0, &rep, &m), MM_ST_OK);
 
 	/* Untampered: granted, and the target stayed stopped until the
 	 * answer was sent (here: until smmd_resume). */
-	assert_int_equal(mm_build_use_key(&req, MM_OP_HMAC, "k1",
+	assert_int_equal(mm_build_use_key(&req, MM_OP_HMAC, "tenant-a", "k1",
 	    (const uint8_t *)"data", 4), 0);
 	assert_int_equal(call(d, &req, 1000, &rep, &m), MM_ST_OK);
 	assert_int_equal(m.rep.use_key.out_len, 32);
+	expect_mac(0x11, mac);
+	assert_memory_equal(m.rep.use_key.out, mac, 32);
 	assert_true(proc_state(f->hv) == 'T' || proc_state(f->hv) == 't');
 	smmd_resume(d);
 	nap_ms(20);
 	assert_true(proc_state(f->hv) != 'T');
+	/* Each tenant's request reaches its own key of that id. */
+	assert_int_equal(mm_build_use_key(&req, MM_OP_HMAC, "tenant-b", "k1",
+	    (const uint8_t *)"data", 4), 0);
+	assert_int_equal(call(d, &req, 1000, &rep, &m), MM_ST_OK);
+	expect_mac(0x22, mac);
+	assert_int_equal(m.rep.use_key.out_len, 32);
+	assert_memory_equal(m.rep.use_key.out, mac, 32);
+	smmd_resume(d);
+	assert_true(log_has(d, SMMLOG_KIND_KEY_USE, is_tenant_b_grant));
+	assert_int_equal(mm_build_use_key(&req, MM_OP_HMAC, "tenant-c", "k1",
+	    (const uint8_t *)"data", 4), 0);
+	assert_int_equal(call(d, &req, 1000, &rep, &m), MM_ST_NOT_FOUND);
+	smmd_resume(d);
 
 	/* A caller the policy does not name. */
-	assert_int_equal(mm_build_use_key(&req, MM_OP_HMAC, "k1",
+	assert_int_equal(mm_build_use_key(&req, MM_OP_HMAC, "tenant-a", "k1",
 	    (const uint8_t *)"data", 4), 0);
 	assert_int_equal(call(d, &req, 4242, &rep, &m), MM_ST_DENIED);
 	smmd_resume(d);
@@ -357,7 +402,7 @@ test_service_gates_keys_on_measurement_and_caller(void **state)
 	/* Tampered: refused, and both facts are in the log. */
 	assert_int_equal(kill(f->hv, SIGUSR1), 0);
 	nap_ms(100);
-	assert_int_equal(mm_build_use_key(&req, MM_OP_HMAC, "k1",
+	assert_int_equal(mm_build_use_key(&req, MM_OP_HMAC, "tenant-a", "k1",
 	    (const uint8_t *)"data", 4), 0);
 	assert_int_equal(call(d, &req, 1000, &rep, &m), MM_ST_TAMPERED);
 	smmd_resume(d);

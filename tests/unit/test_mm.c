@@ -116,17 +116,26 @@ test_mm_request_builders_round_trip(void **state)
 	assert_memory_equal(m.req.provision.blob, data, sizeof(data));
 
 	b.len = 0;
-	assert_int_equal(mm_build_use_key(&b, MM_OP_HMAC, "tenant-a.k1", data,
-	    sizeof(data)), 0);
+	assert_int_equal(mm_build_use_key(&b, MM_OP_HMAC, "tenant-a", "k1",
+	    data, sizeof(data)), 0);
 	parse_ok(&b, &m);
 	assert_int_equal(m.cmd, MM_CMD_USE_KEY);
+	assert_int_equal(m.cmd, 8);
 	assert_int_equal(m.req.use_key.op, MM_OP_HMAC);
-	assert_int_equal(m.req.use_key.id_len, 11);
-	assert_memory_equal(m.req.use_key.id, "tenant-a.k1", 11);
+	assert_int_equal(m.req.use_key.tenant_len, 8);
+	assert_memory_equal(m.req.use_key.tenant, "tenant-a", 8);
+	assert_int_equal(m.req.use_key.id_len, 2);
+	assert_memory_equal(m.req.use_key.id, "k1", 2);
 	assert_int_equal(m.req.use_key.data_len, sizeof(data));
+	/* The body: op, tenant, key id, data (mm.h). */
+	assert_int_equal(b.len, MM_HDR_LEN + MM_MSG_HDR_LEN + 1 + 1 + 8 +
+	    1 + 2 + 4 + sizeof(data));
+	assert_memory_equal(b.data + MM_HDR_LEN + MM_MSG_HDR_LEN,
+	    "\x02\x08tenant-a\x02k1", 13);
 
 	b.len = 0;
-	assert_int_equal(mm_build_use_key(&b, MM_OP_SIGN, "k", NULL, 0), 0);
+	assert_int_equal(mm_build_use_key(&b, MM_OP_SIGN, "t", "k", NULL, 0),
+	    0);
 	parse_ok(&b, &m);
 	assert_int_equal(m.req.use_key.data_len, 0);
 
@@ -226,6 +235,62 @@ test_mm_error_reply_parses_even_for_unknown_command(void **state)
 	buf_free(&b);
 }
 
+/* The retired USE_KEY (command 5, a key by id alone) is refused as
+ * unsupported, however well formed its old body. */
+static void
+test_mm_use_key_v1_is_refused_as_unsupported(void **state)
+{
+	static const uint8_t body[] = {
+		5, 0, 0, 0, 0, 0, 0, 0,		/* command 5, status 0 */
+		MM_OP_HMAC, 2, 'k', '1',	/* op, key id */
+		3, 0, 0, 0, 'a', 'b', 'c',	/* data */
+	};
+	struct buf b = BUF_INIT;
+	struct mm_msg m;
+
+	(void)state;
+	assert_int_equal(buf_add(&b, mm_vigil_guid, MM_GUID_LEN), 0);
+	assert_int_equal(buf_add_u64le(&b, sizeof(body)), 0);
+	assert_int_equal(buf_add(&b, body, sizeof(body)), 0);
+	assert_int_equal(mm_parse(b.data, b.len, &m), VIGIL_EUNSUPP);
+	assert_int_equal(m.status, MM_ST_UNSUPPORTED);
+	assert_int_equal(m.cmd, MM_CMD_USE_KEY_V1);
+	assert_string_equal(mm_cmd_name(5), "use-key-v1");
+	assert_string_equal(mm_cmd_name(MM_CMD_USE_KEY), "use-key");
+	/* Nor can it be built. */
+	{
+		struct mm_msg q = { .cmd = MM_CMD_USE_KEY_V1 };
+
+		b.len = 0;
+		assert_int_equal(mm_build(&q, &b), VIGIL_EINVAL);
+	}
+	buf_free(&b);
+}
+
+/* Tenant and key id are both [A-Za-z0-9._-]. */
+static void
+test_mm_use_key_refuses_names_outside_the_alphabet(void **state)
+{
+	struct buf b = BUF_INIT;
+	struct mm_msg m;
+
+	(void)state;
+	assert_int_equal(mm_build_use_key(&b, MM_OP_SIGN, "ac/me", "k1",
+	    NULL, 0), 0);
+	assert_int_equal(mm_parse(b.data, b.len, &m), VIGIL_EINVAL);
+	assert_int_equal(m.status, MM_ST_BAD_REQUEST);
+	b.len = 0;
+	assert_int_equal(mm_build_use_key(&b, MM_OP_SIGN, "acme", "k 1",
+	    NULL, 0), 0);
+	assert_int_equal(mm_parse(b.data, b.len, &m), VIGIL_EINVAL);
+	assert_int_equal(m.status, MM_ST_BAD_REQUEST);
+	b.len = 0;
+	assert_int_equal(mm_build_use_key(&b, MM_OP_SIGN, "a.c_m-E9", "k1",
+	    NULL, 0), 0);
+	assert_int_equal(mm_parse(b.data, b.len, &m), 0);
+	buf_free(&b);
+}
+
 static void
 test_mm_every_truncation_of_valid_buffer_is_refused(void **state)
 {
@@ -234,8 +299,8 @@ test_mm_every_truncation_of_valid_buffer_is_refused(void **state)
 	uint8_t data[40] = { 1 };
 	size_t i;
 
-	assert_int_equal(mm_build_use_key(&b, MM_OP_SIGN, "key", data,
-	    sizeof(data)), 0);
+	assert_int_equal(mm_build_use_key(&b, MM_OP_SIGN, "tenant", "key",
+	    data, sizeof(data)), 0);
 	for (i = 0; i < b.len; i++)
 		assert_int_not_equal(mm_parse(b.data, i, &m), 0);
 	/* And with MessageLength fixed up to the truncated size. */
@@ -262,7 +327,9 @@ test_mm_build_refuses_fields_over_limits(void **state)
 	    VIGIL_EINVAL);
 	memset(id, 'k', sizeof(id) - 1);
 	id[sizeof(id) - 1] = '\0';
-	assert_int_equal(mm_build_use_key(&b, MM_OP_SIGN, id, NULL, 0),
+	assert_int_equal(mm_build_use_key(&b, MM_OP_SIGN, "t", id, NULL, 0),
+	    VIGIL_EINVAL);
+	assert_int_equal(mm_build_use_key(&b, MM_OP_SIGN, id, "k", NULL, 0),
 	    VIGIL_EINVAL);
 	buf_free(&b);
 }
@@ -382,6 +449,8 @@ main(void)
 		cmocka_unit_test(test_mm_request_builders_round_trip),
 		cmocka_unit_test(test_mm_reply_builders_round_trip),
 		cmocka_unit_test(test_mm_error_reply_parses_even_for_unknown_command),
+		cmocka_unit_test(test_mm_use_key_v1_is_refused_as_unsupported),
+		cmocka_unit_test(test_mm_use_key_refuses_names_outside_the_alphabet),
 		cmocka_unit_test(test_mm_every_truncation_of_valid_buffer_is_refused),
 		cmocka_unit_test(test_mm_build_refuses_fields_over_limits),
 		cmocka_unit_test(test_mm_frame_len_checks_guid_and_limit),

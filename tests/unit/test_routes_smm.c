@@ -29,7 +29,9 @@
 #include "verifier/config.h"
 #include "verifier/http.h"
 #include "verifier/nonce.h"
+#include "verifier/routes_smm.h"
 #include "verifier/store.h"
+#include "verifier/store_events.h"
 #include "verifier/store_smm.h"
 #include "verifier/tokens.h"
 #include "tests/unit/helpers/tsrv.h"
@@ -237,6 +239,8 @@ test_key_uses_for_its_owner_only(void **state)
 	memset(&e, 0, sizeof(e));
 	e.kind = SMMLOG_KIND_KEY_USE;
 	e.seq = 1;
+	e.u.k.tenant = "acme";
+	e.u.k.tenant_len = 4;
 	e.u.k.key_id = "k1";
 	e.u.k.key_id_len = 2;
 	e.u.k.op = MM_OP_HMAC;
@@ -282,38 +286,92 @@ test_key_uses_for_its_owner_only(void **state)
 	}
 }
 
-/* Commits KEY_USE entries for key_id, seqs first.., to node's log. */
+/* Commits KEY_USE entries of tenant's key_id (granted, or refused as
+ * tampered), seqs first.., to node's log as an accepted push does
+ * (routes_smm_commit: stored, and an smm.refusal per refusal). */
 static void
-log_key_uses(const char *node, const char *key_id, uint64_t first,
-    size_t n)
+log_key_uses_as(const char *node, const char *tenant, const char *key_id,
+    uint64_t first, size_t n, int granted)
 {
 	struct smmlog_entry e;
 	struct buf b[4] = { BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT };
 	const uint8_t *ep[4];
 	size_t el[4], i;
 	uint64_t es[4];
-	struct smm_pins p;
+	struct smm_push push;
 
 	assert_true(n <= 4);
 	for (i = 0; i < n; i++) {
 		memset(&e, 0, sizeof(e));
 		e.kind = SMMLOG_KIND_KEY_USE;
 		e.seq = first + i;
+		e.u.k.tenant = tenant;
+		e.u.k.tenant_len = strlen(tenant);
 		e.u.k.key_id = key_id;
 		e.u.k.key_id_len = strlen(key_id);
 		e.u.k.op = MM_OP_HMAC;
-		e.u.k.granted = 1;
+		e.u.k.granted = (uint8_t)granted;
+		e.u.k.status = granted ? MM_ST_OK : MM_ST_TAMPERED;
 		assert_int_equal(smmlog_entry_encode(&e, &b[i]), 0);
 		ep[i] = b[i].data;
 		el[i] = b[i].len;
 		es[i] = first + i;
 	}
-	assert_int_equal(store_smm_pins_get(g.vc.store, node, &p), 0);
-	p.seq = first + n - 1;
-	assert_int_equal(store_smm_commit(g.vc.store, node, &p, ep, el, es,
-	    n), 0);
+	memset(&push, 0, sizeof(push));
+	assert_int_equal(store_smm_pins_get(g.vc.store, node,
+	    &push.out.next), 0);
+	push.out.next.seq = first + n - 1;
+	push.out.next.have = 1;
+	push.out.changed = 1;
+	push.out.n_new = n;
+	push.appraised = 1;
+	push.entries = ep;
+	push.lens = el;
+	push.seqs = es;
+	push.n = n;
+	assert_int_equal(routes_smm_commit(&g.vc, node, &push), 0);
 	for (i = 0; i < n; i++)
 		buf_free(&b[i]);
+}
+
+static void
+log_key_uses(const char *node, const char *key_id, uint64_t first,
+    size_t n)
+{
+	/* Both keys of id "shared" below are on their own nodes. */
+	log_key_uses_as(node, strcmp(node, w.node) == 0 ? "acme" : "globex",
+	    key_id, first, n, 1);
+}
+
+/* The smm.refusal events tenant sees for key_id (its data.key_id). */
+static size_t
+refusals_for(const char *tenant, const char *key_id, const char *node)
+{
+	struct event_row *rows = NULL;
+	size_t n = 0, i, k = 0;
+	int64_t max = 0;
+	json_t *d;
+
+	assert_int_equal(store_events_max(g.vc.store, &max), 0);
+	assert_int_equal(store_events_after(g.vc.store, 0, max, tenant, 256,
+	    &rows, &n), 0);
+	for (i = 0; i < n; i++) {
+		if (strcmp(rows[i].kind, "smm.refusal") != 0)
+			continue;
+		d = json_loads(rows[i].data, 0, NULL);
+		assert_non_null(d);
+		if (strcmp(json_string_value(json_object_get(d, "key_id")),
+		    key_id) == 0 && strcmp(json_string_value(json_object_get(
+		    d, "node")), node) == 0) {
+			assert_string_equal(rows[i].tenant, tenant);
+			assert_string_equal(json_string_value(json_object_get(d,
+			    "tenant")), tenant);
+			k++;
+		}
+		json_decref(d);
+	}
+	event_rows_free(rows, n);
+	return k;
 }
 
 /* A second tenant may name its key as the first did (on another node):
@@ -364,15 +422,66 @@ test_key_ids_are_per_tenant_and_audits_per_node(void **state)
 	assert_string_equal(treply_detail(&r),
 	    "you already have a key with id shared");
 	treply_free(&r);
-	/* On acme's node the id is the node SMM service's one name for
-	 * acme's key: refused, not delivered beside it (docs/smm.md). */
+}
+
+/* Two tenants' key "k1" on the same node (its SMM service names keys by
+ * (tenant, id)): both 201, neither told of the other; each audit lists
+ * its own tenant's entries only, and each refusal is an smm.refusal for
+ * the tenant the entry names. */
+static void
+test_two_tenants_same_key_id_same_node(void **state)
+{
+	struct treply r;
+	json_t *ents;
+	size_t i, before_a, before_b;
+
+	/* acme's k1 on w.node exists (test_key_uses_for_its_owner_only,
+	 * with its refusal at seq 1). */
+	(void)post_key(g.a, key_body(w.node, "k1", "acme", w.wrap));
+	assert_int_equal(req("POST", "/v1/keys", g.b, key_body_keep(
+	    w.node, "k1", "globex", w.wrap), &r), 201);
+	assert_string_equal(json_string_value(json_object_get(r.j, "id")),
+	    "k1");
+	assert_string_equal(json_string_value(json_object_get(r.j, "tenant")),
+	    "globex");
+	assert_string_equal(json_string_value(json_object_get(r.j, "node")),
+	    w.node);
+	treply_free(&r);
+	before_a = refusals_for("acme", "k1", w.node);
+	before_b = refusals_for("globex", "k1", w.node);
+	/* On w.node: globex uses its k1 twice and is refused once; acme is
+	 * refused once more. */
+	log_key_uses_as(w.node, "globex", "k1", 10, 2, 1);
+	log_key_uses_as(w.node, "globex", "k1", 12, 1, 0);
+	log_key_uses_as(w.node, "acme", "k1", 13, 1, 0);
+	assert_int_equal(req("GET", "/v1/keys/k1/uses", g.b, NULL, &r), 200);
+	ents = json_object_get(r.j, "entries");
+	assert_int_equal(json_array_size(ents), 3);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(json_integer_value(json_object_get(
+		    json_array_get(ents, i), "seq")), 10 + (json_int_t)i);
+		assert_string_equal(json_string_value(json_object_get(
+		    json_array_get(ents, i), "tenant")), "globex");
+	}
+	treply_free(&r);
+	assert_int_equal(req("GET", "/v1/keys/k1/uses", g.a, NULL, &r), 200);
+	ents = json_object_get(r.j, "entries");
+	assert_int_equal(json_array_size(ents), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(
+	    ents, 0), "seq")), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(
+	    ents, 1), "seq")), 13);
+	for (i = 0; i < 2; i++)
+		assert_string_equal(json_string_value(json_object_get(
+		    json_array_get(ents, i), "tenant")), "acme");
+	treply_free(&r);
+	assert_int_equal(refusals_for("globex", "k1", w.node), before_b + 1);
+	assert_int_equal(refusals_for("acme", "k1", w.node), before_a + 1);
+	/* Again by globex: its own key, 409 exists. */
 	assert_int_equal(req("POST", "/v1/keys", g.b, key_body_keep(
 	    w.node, "k1", "globex", w.wrap), &r), 409);
-	assert_non_null(strstr(json_string_value(json_object_get(r.j,
-	    "type")), "key-id-unavailable"));
-	assert_non_null(strstr(treply_detail(&r), "SMM service cannot take "
-	    "key id k1 (one key namespace per node, docs/smm.md): choose "
-	    "another id"));
+	assert_string_equal(json_string_value(json_object_get(r.j, "type")),
+	    "urn:vigil:problem:exists");
 	treply_free(&r);
 }
 
@@ -440,6 +549,7 @@ main(void)
 		cmocka_unit_test(test_key_uses_for_its_owner_only),
 		cmocka_unit_test(
 		    test_key_ids_are_per_tenant_and_audits_per_node),
+		cmocka_unit_test(test_two_tenants_same_key_id_same_node),
 		cmocka_unit_test(
 		    test_reference_sets_numbered_and_signed_by_the_verifier),
 	};

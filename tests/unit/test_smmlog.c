@@ -62,8 +62,10 @@ setup(void **state)
 			e.u.m.pages_host = pages;
 		} else {
 			e.kind = SMMLOG_KIND_KEY_USE;
-			e.u.k.key_id = "tenant-a.k1";
-			e.u.k.key_id_len = 11;
+			e.u.k.tenant = "tenant-a";
+			e.u.k.tenant_len = 8;
+			e.u.k.key_id = "k1";
+			e.u.k.key_id_len = 2;
 			e.u.k.op = MM_OP_SIGN;
 			e.u.k.uid = 1000;
 			e.u.k.granted = 1;
@@ -128,8 +130,116 @@ test_smmlog_entries_round_trip(void **state)
 	assert_int_equal(smmlog_entry_parse(f->ent[1].data, f->ent[1].len,
 	    &e), 0);
 	assert_int_equal(e.kind, SMMLOG_KIND_KEY_USE);
+	assert_int_equal(e.version, SMMLOG_VERSION);
+	assert_int_equal(e.u.k.tenant_len, 8);
+	assert_memory_equal(e.u.k.tenant, "tenant-a", 8);
+	assert_int_equal(e.u.k.key_id_len, 2);
+	assert_memory_equal(e.u.k.key_id, "k1", 2);
 	assert_int_equal(e.u.k.uid, 1000);
 	assert_int_equal(e.u.k.granted, 1);
+}
+
+/* The header and a KEY_USE body by hand: version ver, tenant (omitted
+ * when NULL, as version 1 has none), key id. */
+static void
+key_use_bytes(struct buf *b, uint8_t ver, const char *tenant, size_t tlen,
+    const char *id)
+{
+	assert_int_equal(buf_add_u8(b, ver), 0);
+	assert_int_equal(buf_add_u8(b, SMMLOG_KIND_KEY_USE), 0);
+	assert_int_equal(buf_add_u64le(b, 7), 0);
+	assert_int_equal(buf_add_u64le(b, 1700000000000ull), 0);
+	if (tenant != NULL) {
+		assert_int_equal(buf_add_u8(b, (uint8_t)tlen), 0);
+		if (tlen > 0)
+			assert_int_equal(buf_add(b, tenant, tlen), 0);
+	}
+	assert_int_equal(buf_add_u8(b, (uint8_t)strlen(id)), 0);
+	assert_int_equal(buf_add(b, id, strlen(id)), 0);
+	assert_int_equal(buf_add_u8(b, MM_OP_HMAC), 0);
+	assert_int_equal(buf_add_u32le(b, 1000), 0);
+	assert_int_equal(buf_add_u8(b, 0), 0);		/* refused */
+	assert_int_equal(buf_add_u8(b, MM_ST_TAMPERED), 0);
+	assert_int_equal(buf_add_u64le(b, 6), 0);
+}
+
+static void
+test_smmlog_key_use_v2_layout_names_tenant_then_key(void **state)
+{
+	struct buf b = BUF_INIT, enc = BUF_INIT;
+	struct smmlog_entry e = { .kind = SMMLOG_KIND_KEY_USE, .seq = 7,
+	    .time_ms = 1700000000000ull };
+
+	(void)state;
+	e.u.k.tenant = "acme";
+	e.u.k.tenant_len = 4;
+	e.u.k.key_id = "k1";
+	e.u.k.key_id_len = 2;
+	e.u.k.op = MM_OP_HMAC;
+	e.u.k.uid = 1000;
+	e.u.k.status = MM_ST_TAMPERED;
+	e.u.k.measure_seq = 6;
+	assert_int_equal(smmlog_entry_encode(&e, &enc), 0);
+	key_use_bytes(&b, 2, "acme", 4, "k1");
+	assert_int_equal(enc.len, b.len);
+	assert_memory_equal(enc.data, b.data, b.len);
+	/* Encoding writes version 2 only: a KEY_USE needs its tenant. */
+	e.u.k.tenant = NULL;
+	e.u.k.tenant_len = 0;
+	enc.len = 0;
+	assert_int_equal(smmlog_entry_encode(&e, &enc), VIGIL_EINVAL);
+	assert_int_equal(enc.len, 0);
+	buf_free(&b);
+	buf_free(&enc);
+}
+
+static void
+test_smmlog_key_use_v1_parses_without_tenant(void **state)
+{
+	struct buf b = BUF_INIT;
+	struct smmlog_entry e;
+
+	(void)state;
+	key_use_bytes(&b, 1, NULL, 0, "k1");
+	assert_int_equal(smmlog_entry_parse(b.data, b.len, &e), 0);
+	assert_int_equal(e.version, SMMLOG_VERSION_V1);
+	assert_int_equal(e.u.k.tenant_len, 0);
+	assert_null(e.u.k.tenant);
+	assert_memory_equal(e.u.k.key_id, "k1", 2);
+	assert_int_equal(e.u.k.status, MM_ST_TAMPERED);
+	/* Version 1 bytes labelled version 2 are not a version-2 entry
+	 * (the key id's length is read as a tenant, and the rest shifts). */
+	b.data[0] = 2;
+	assert_int_not_equal(smmlog_entry_parse(b.data, b.len, &e), 0);
+	b.data[0] = 3;
+	assert_int_equal(smmlog_entry_parse(b.data, b.len, &e), VIGIL_EINVAL);
+	buf_free(&b);
+}
+
+static void
+test_smmlog_key_use_v2_refuses_a_bad_tenant(void **state)
+{
+	static const char long_name[66] =
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	struct buf b = BUF_INIT;
+	struct smmlog_entry e;
+
+	(void)state;
+	key_use_bytes(&b, 2, "", 0, "k1");		/* empty */
+	assert_int_equal(smmlog_entry_parse(b.data, b.len, &e), VIGIL_EINVAL);
+	b.len = 0;
+	key_use_bytes(&b, 2, long_name, 65, "k1");	/* over 64 */
+	assert_int_equal(smmlog_entry_parse(b.data, b.len, &e), VIGIL_EINVAL);
+	b.len = 0;
+	key_use_bytes(&b, 2, "ac/me", 5, "k1");		/* not the alphabet */
+	assert_int_equal(smmlog_entry_parse(b.data, b.len, &e), VIGIL_EINVAL);
+	b.len = 0;
+	key_use_bytes(&b, 2, "acme", 4, "k 1");		/* nor in the key id */
+	assert_int_equal(smmlog_entry_parse(b.data, b.len, &e), VIGIL_EINVAL);
+	b.len = 0;
+	key_use_bytes(&b, 2, "acme", 4, "k1");
+	assert_int_equal(smmlog_entry_parse(b.data, b.len, &e), 0);
+	buf_free(&b);
 }
 
 static void
@@ -365,6 +475,9 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_smmlog_entries_round_trip),
+		cmocka_unit_test(test_smmlog_key_use_v2_layout_names_tenant_then_key),
+		cmocka_unit_test(test_smmlog_key_use_v1_parses_without_tenant),
+		cmocka_unit_test(test_smmlog_key_use_v2_refuses_a_bad_tenant),
 		cmocka_unit_test(test_smmlog_entry_parse_rejects_every_truncation_and_trailer),
 		cmocka_unit_test(test_smmlog_chain_verifies_untouched_entries),
 		cmocka_unit_test(test_smmlog_altered_entry_changes_the_head),

@@ -111,23 +111,45 @@ pins(struct smm_pins *p, uint64_t seq)
 	memset(p->head, (int)seq, sizeof(p->head));
 }
 
-/* A KEY_USE entry for key "k1" with seq. */
+/* A KEY_USE entry for tenant's key "k1" with seq; tenant NULL: a
+ * version-1 entry (no tenant), as a vigil-smmd with one key namespace
+ * wrote them. */
 static void
-key_entry(struct buf *b, uint64_t seq, int granted)
+tkey_entry(struct buf *b, const char *tenant, uint64_t seq, int granted)
 {
 	struct smmlog_entry e;
 
+	b->len = 0;
+	if (tenant == NULL) {
+		assert_int_equal(buf_add_u8(b, SMMLOG_VERSION_V1), 0);
+		assert_int_equal(buf_add_u8(b, SMMLOG_KIND_KEY_USE), 0);
+		assert_int_equal(buf_add_u64le(b, seq), 0);
+		assert_int_equal(buf_add_u64le(b, 5), 0);
+		assert_int_equal(buf_add(b, "\x02k1\x02", 4), 0);
+		assert_int_equal(buf_add_u32le(b, 0), 0);
+		assert_int_equal(buf_add_u8(b, (uint8_t)granted), 0);
+		assert_int_equal(buf_add_u8(b, granted ? 0 : 7), 0);
+		assert_int_equal(buf_add_u64le(b, 0), 0);
+		return;
+	}
 	memset(&e, 0, sizeof(e));
 	e.kind = SMMLOG_KIND_KEY_USE;
 	e.seq = seq;
 	e.time_ms = 5;
+	e.u.k.tenant = tenant;
+	e.u.k.tenant_len = strlen(tenant);
 	e.u.k.key_id = "k1";
 	e.u.k.key_id_len = 2;
 	e.u.k.op = 2;
 	e.u.k.granted = (uint8_t)granted;
 	e.u.k.status = granted ? 0 : 7;
-	b->len = 0;
 	assert_int_equal(smmlog_entry_encode(&e, b), 0);
+}
+
+static void
+key_entry(struct buf *b, uint64_t seq, int granted)
+{
+	tkey_entry(b, "acme", seq, granted);
 }
 
 static void
@@ -263,13 +285,17 @@ test_store_smm_entries_and_key_uses(void **state)
 	assert_int_equal(n, 2);
 	assert_int_equal(rows[0].seq, 2);
 	store_smm_rows_free(rows, n);
-	assert_int_equal(store_smm_key_uses(f->s, f->id, "k1", 0, 2, &rows,
-	    &n), 0);
+	assert_int_equal(store_smm_key_uses(f->s, f->id, "acme", "k1", 0, 2,
+	    &rows, &n), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(rows[1].seq, 2);
 	store_smm_rows_free(rows, n);
-	assert_int_equal(store_smm_key_uses(f->s, f->id, "k2", 0, 10, &rows,
-	    &n), 0);
+	assert_int_equal(store_smm_key_uses(f->s, f->id, "globex", "k1", 0,
+	    10, &rows, &n), 0);
+	assert_int_equal(n, 0);
+	store_smm_rows_free(rows, n);
+	assert_int_equal(store_smm_key_uses(f->s, f->id, "acme", "k2", 0, 10,
+	    &rows, &n), 0);
 	assert_int_equal(n, 0);
 	store_smm_rows_free(rows, n);
 	assert_int_equal(store_smm_log_page(f->s, f->id, 0, 0, &rows, &n),
@@ -285,7 +311,7 @@ test_store_smm_keys_pending_until_delivered(void **state)
 	struct smm_key_rec k;
 	uint8_t blob[4] = { 1, 2, 3, 4 }, *blobs[4];
 	size_t lens[4], n;
-	char ids[4][65];
+	char ids[4][65], tenants[4][65];
 
 	assert_int_equal(store_smm_key_add(f->s, "k1", "acme", f->id, blob,
 	    sizeof(blob)), 0);
@@ -294,23 +320,37 @@ test_store_smm_keys_pending_until_delivered(void **state)
 	assert_int_equal(store_smm_key_get(f->s, "acme", "k1", &k), 0);
 	assert_string_equal(k.tenant, "acme");
 	assert_string_equal(k.agent_id, f->id);
+	assert_int_equal(store_smm_key_add(f->s, "k1", "globex", f->id, blob,
+	    sizeof(blob)), 0);
 	assert_int_equal(store_smm_keys_pending(f->s, f->id, 4, blobs, lens,
-	    ids, &n), 0);
-	assert_int_equal(n, 1);
+	    tenants, ids, &n), 0);
+	assert_int_equal(n, 2);
 	assert_string_equal(ids[0], "k1");
+	assert_string_equal(tenants[0], "acme");
+	assert_string_equal(tenants[1], "globex");
 	assert_memory_equal(blobs[0], blob, sizeof(blob));
 	free(blobs[0]);
-	assert_int_equal(store_smm_key_delivered(f->s, f->id, "k1"), 0);
+	free(blobs[1]);
+	/* Delivered is per (tenant, id): globex's k1 is still pending. */
+	assert_int_equal(store_smm_key_delivered(f->s, f->id, "acme", "k1"),
+	    0);
 	assert_int_equal(store_smm_keys_pending(f->s, f->id, 4, blobs, lens,
-	    ids, &n), 0);
+	    tenants, ids, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(tenants[0], "globex");
+	free(blobs[0]);
+	assert_int_equal(store_smm_key_delivered(f->s, f->id, "globex", "k1"),
+	    0);
+	assert_int_equal(store_smm_keys_pending(f->s, f->id, 4, blobs, lens,
+	    tenants, ids, &n), 0);
 	assert_int_equal(n, 0);
 	assert_int_equal(store_smm_key_get(f->s, "acme", "nope", &k),
 	    VIGIL_ENOTFOUND);
 }
 
-/* Key ids are per tenant: another tenant's same id on another node is
- * its own key, and neither sees the other's; on the same node (one key
- * namespace in its SMM service) it is refused as EDENIED, not EEXIST. */
+/* Key ids are per tenant: another tenant's same id, on another node or
+ * on the same one (its SMM service names keys by (tenant, id)), is its
+ * own key, and neither sees the other's. */
 static void
 test_store_smm_key_ids_are_per_tenant(void **state)
 {
@@ -331,9 +371,112 @@ test_store_smm_key_ids_are_per_tenant(void **state)
 	assert_int_equal(store_smm_key_get(f->s, "acme", "k1", &k), 0);
 	assert_string_equal(k.agent_id, f->id);
 	assert_int_equal(store_smm_key_add(f->s, "k1", "initech", f->id,
-	    blob, sizeof(blob)), VIGIL_EDENIED);
-	assert_int_equal(store_smm_key_get(f->s, "initech", "k1", &k),
+	    blob, sizeof(blob)), 0);
+	assert_int_equal(store_smm_key_get(f->s, "initech", "k1", &k), 0);
+	assert_string_equal(k.agent_id, f->id);
+	assert_int_equal(store_smm_key_on_node(f->s, f->id, "initech", "k1",
+	    &k), 0);
+	assert_string_equal(k.tenant, "initech");
+	assert_int_equal(store_smm_key_on_node(f->s, f->id, "acme", "k1",
+	    &k), 0);
+	assert_string_equal(k.tenant, "acme");
+	assert_int_equal(store_smm_key_on_node(f->s, f->id, "globex", "k1",
+	    &k), VIGIL_ENOTFOUND);
+	/* No tenant named (a version-1 entry): two holders, none is it. */
+	assert_int_equal(store_smm_key_on_node(f->s, f->id, NULL, "k1", &k),
 	    VIGIL_ENOTFOUND);
+	assert_int_equal(store_smm_key_on_node(f->s, b, NULL, "k1", &k), 0);
+	assert_string_equal(k.tenant, "globex");
+}
+
+/* Two tenants' k1 on one node: each audit lists its own tenant's uses
+ * only. */
+static void
+test_store_smm_key_uses_per_tenant_on_one_node(void **state)
+{
+	struct fx *f = *state;
+	struct buf e[3] = { BUF_INIT, BUF_INIT, BUF_INIT };
+	const char *who[3] = { "acme", "globex", "acme" };
+	const uint8_t *ep[3];
+	size_t el[3], n, i;
+	uint64_t es[3] = { 1, 2, 3 };
+	struct smm_log_row *rows = NULL;
+	struct smm_pins p;
+	uint8_t blob[4] = { 1, 2, 3, 4 };
+
+	assert_int_equal(store_smm_key_add(f->s, "k1", "acme", f->id, blob,
+	    sizeof(blob)), 0);
+	assert_int_equal(store_smm_key_add(f->s, "k1", "globex", f->id, blob,
+	    sizeof(blob)), 0);
+	for (i = 0; i < 3; i++) {
+		tkey_entry(&e[i], who[i], i + 1, 1);
+		ep[i] = e[i].data;
+		el[i] = e[i].len;
+	}
+	pins(&p, 3);
+	assert_int_equal(store_smm_commit(f->s, f->id, &p, ep, el, es, 3), 0);
+	assert_int_equal(store_smm_key_uses(f->s, f->id, "acme", "k1", 0, 256,
+	    &rows, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(rows[0].seq, 1);
+	assert_int_equal(rows[1].seq, 3);
+	store_smm_rows_free(rows, n);
+	assert_int_equal(store_smm_key_uses(f->s, f->id, "globex", "k1", 0,
+	    256, &rows, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(rows[0].seq, 2);
+	store_smm_rows_free(rows, n);
+	assert_int_equal(store_smm_key_uses(f->s, f->id, "", "k1", 0, 256,
+	    &rows, &n), VIGIL_EINVAL);
+	for (i = 0; i < 3; i++)
+		buf_free(&e[i]);
+}
+
+/* A version-1 entry names no tenant: it is the node's only holder of
+ * the id's, and nobody's once two tenants hold it. */
+static void
+test_store_smm_v1_entries_go_to_the_only_holder(void **state)
+{
+	struct fx *f = *state;
+	struct buf e[2] = { BUF_INIT, BUF_INIT };
+	const uint8_t *ep[2];
+	size_t el[2], n;
+	uint64_t es[2] = { 1, 2 };
+	struct smm_log_row *rows = NULL;
+	struct smm_pins p;
+	uint8_t blob[4] = { 1, 2, 3, 4 };
+
+	assert_int_equal(store_smm_key_add(f->s, "k1", "acme", f->id, blob,
+	    sizeof(blob)), 0);
+	tkey_entry(&e[0], NULL, 1, 1);
+	tkey_entry(&e[1], NULL, 2, 0);
+	ep[0] = e[0].data;
+	el[0] = e[0].len;
+	ep[1] = e[1].data;
+	el[1] = e[1].len;
+	pins(&p, 1);
+	assert_int_equal(store_smm_commit(f->s, f->id, &p, ep, el, es, 1), 0);
+	assert_int_equal(store_smm_key_add(f->s, "k1", "globex", f->id, blob,
+	    sizeof(blob)), 0);
+	pins(&p, 2);
+	assert_int_equal(store_smm_commit(f->s, f->id, &p, ep + 1, el + 1,
+	    es + 1, 1), 0);
+	assert_int_equal(store_smm_key_uses(f->s, f->id, "acme", "k1", 0, 256,
+	    &rows, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(rows[0].seq, 1);
+	store_smm_rows_free(rows, n);
+	assert_int_equal(store_smm_key_uses(f->s, f->id, "globex", "k1", 0,
+	    256, &rows, &n), 0);
+	assert_int_equal(n, 0);
+	store_smm_rows_free(rows, n);
+	/* Still in the node's log for operators. */
+	assert_int_equal(store_smm_log_page(f->s, f->id, 0, 256, &rows, &n),
+	    0);
+	assert_int_equal(n, 2);
+	store_smm_rows_free(rows, n);
+	buf_free(&e[0]);
+	buf_free(&e[1]);
 }
 
 /* A node logging uses under another node's key id: not in the audit of
@@ -360,14 +503,14 @@ test_store_smm_key_uses_only_from_the_keys_node(void **state)
 	assert_int_equal(store_smm_commit(f->s, f->id, &p, ep, el, es, 1), 0);
 	pins(&p, 3);
 	assert_int_equal(store_smm_commit(f->s, b, &p, ep, el, es, 3), 0);
-	assert_int_equal(store_smm_key_uses(f->s, f->id, "k1", 0, 256, &rows,
-	    &n), 0);
+	assert_int_equal(store_smm_key_uses(f->s, f->id, "acme", "k1", 0, 256,
+	    &rows, &n), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(rows[0].agent_id, f->id);
 	assert_int_equal(rows[0].seq, 1);
 	store_smm_rows_free(rows, n);
-	assert_int_equal(store_smm_key_uses(f->s, b, "k1", 0, 256, &rows,
-	    &n), 0);
+	assert_int_equal(store_smm_key_uses(f->s, b, "acme", "k1", 0, 256,
+	    &rows, &n), 0);
 	assert_int_equal(n, 3);
 	store_smm_rows_free(rows, n);
 	for (i = 0; i < 3; i++)
@@ -431,6 +574,12 @@ main(void)
 		    test_store_smm_key_ids_are_per_tenant, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_store_smm_key_uses_only_from_the_keys_node, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_store_smm_key_uses_per_tenant_on_one_node, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_store_smm_v1_entries_go_to_the_only_holder, setup,
 		    teardown),
 	};
 
