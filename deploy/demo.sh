@@ -286,7 +286,8 @@ dc_node_names() {
 }
 
 # The boot inputs: identical on every node so that learnt reference values
-# generalize; only the AK (PCR 5) differs, as it must.
+# generalize (PCRs 0-7; the per-node keys and the AK hand-off are in the
+# runtime log's PCR 23, which is recomputed, not learnt).
 dc_boot_files() {
 	local nd=$1
 	mkdir -p "$nd/boot"
