@@ -54,8 +54,8 @@ struct attest {
 	size_t nonce_len;
 	uint32_t interval_ms;
 	char status[32];
-	int evlog_missing_logged;
-	int evlog_shrunk_logged;
+	int evlog_missing_logged[2];	/* per log: firmware, runtime */
+	int evlog_shrunk_logged[2];
 	struct buf smm_head;		/* vigil-smmd's head for this push */
 	pthread_mutex_t mu;		/* guards shared */
 	struct localsock_status shared;
@@ -544,41 +544,49 @@ attest_fetch_nonce(struct attest *a)
 	return e;
 }
 
-/* New event-log bytes of this boot into the spool. A missing or unreadable
- * log is logged (once while it stays missing); the push goes on. */
+/* New bytes of one of the node's logs (which: 0 the firmware log at
+ * event_log, 1 the runtime log at runtime_log) of this boot into the
+ * spool. A missing firmware log is logged (once while it stays missing);
+ * a missing runtime log is a node whose Vigil services measured nothing
+ * (yet). The push goes on. */
 static void
-attest_collect_evlog(struct attest *a, uint32_t boot_count)
+attest_collect_evlog(struct attest *a, uint32_t which, uint32_t boot_count)
 {
+	const char *path = which ? a->cfg->runtime_log : a->cfg->event_log;
+	const char *what = which ? "rtlog" : "evlog";
 	uint8_t *log = NULL;
 	uint64_t added = 0;
 	size_t len = 0;
 	int e;
 
-	e = file_read(a->cfg->event_log, EVLOG_MAX_SIZE, &log, &len);
+	if (path[0] == '\0')
+		return;
+	e = file_read(path, EVLOG_MAX_SIZE, &log, &len);
 	if (e != 0) {
-		if (!a->evlog_missing_logged)
-			log_warn("evlog: cannot read path=%s: %s",
-			    a->cfg->event_log, vigil_strerror(e));
-		a->evlog_missing_logged = 1;
+		if (!a->evlog_missing_logged[which] &&
+		    (which == 0 || e != VIGIL_ENOTFOUND))
+			log_warn("%s: cannot read path=%s: %s", what, path,
+			    vigil_strerror(e));
+		a->evlog_missing_logged[which] = 1;
 		return;
 	}
-	a->evlog_missing_logged = 0;
-	e = spool_evlog_collect(a->spool, boot_count, log, len, &added);
+	a->evlog_missing_logged[which] = 0;
+	e = spool_evlog_collect(a->spool, which, boot_count, log, len, &added);
 	if (e == VIGIL_EINVAL) {
-		if (!a->evlog_shrunk_logged)
-			log_err("evlog: path=%s is shorter (len=%zu) than what "
+		if (!a->evlog_shrunk_logged[which])
+			log_err("%s: path=%s is shorter (len=%zu) than what "
 			    "was already spooled for boot_count=%" PRIu32
 			    " (log replaced within one boot?); not sent",
-			    a->cfg->event_log, len, boot_count);
-		a->evlog_shrunk_logged = 1;
+			    what, path, len, boot_count);
+		a->evlog_shrunk_logged[which] = 1;
 	} else if (e != 0)
-		log_err("evlog: spooling path=%s failed: %s",
-		    a->cfg->event_log, vigil_strerror(e));
+		log_err("%s: spooling path=%s failed: %s", what, path,
+		    vigil_strerror(e));
 	if (e != VIGIL_EINVAL)
-		a->evlog_shrunk_logged = 0;
+		a->evlog_shrunk_logged[which] = 0;
 	if (e == 0 && added > 0)
-		log_info("evlog: spooled bytes=%" PRIu64 " boot_count=%" PRIu32
-		    " total=%zu", added, boot_count, len);
+		log_info("%s: spooled bytes=%" PRIu64 " boot_count=%" PRIu32
+		    " total=%zu", what, added, boot_count, len);
 	free(log);
 }
 
@@ -603,7 +611,8 @@ attest_collect(struct attest *a)
 		log_err("evlog: TPM2_ReadClock failed: %s", vigil_strerror(e));
 		return e;
 	}
-	attest_collect_evlog(a, reset_count);
+	attest_collect_evlog(a, 0, reset_count);
+	attest_collect_evlog(a, 1, reset_count);
 	return 0;
 }
 

@@ -140,6 +140,9 @@ config_agent_key(struct config_ctx *c, const char *name, const char *value)
 	if (strcmp(name, "event_log") == 0)
 		return config_copy(c, cfg->event_log, sizeof(cfg->event_log),
 		    name, value);
+	if (strcmp(name, "runtime_log") == 0)
+		return config_copy(c, cfg->runtime_log,
+		    sizeof(cfg->runtime_log), name, value);
 	if (strcmp(name, "state_dir") == 0) {
 		c->seen |= value[0] != '\0' ? CONFIG_SEEN_STATE : 0;
 		return config_copy(c, cfg->state_dir, sizeof(cfg->state_dir),
@@ -212,6 +215,8 @@ config_defaults(struct agent_config *cfg)
 	cfg->ek = TPM_EK_RSA;
 	snprintf(cfg->event_log, sizeof(cfg->event_log), "%s",
 	    AGENT_EVLOG_DEFAULT);
+	snprintf(cfg->runtime_log, sizeof(cfg->runtime_log), "%s",
+	    AGENT_RTLOG_DEFAULT);
 	snprintf(cfg->socket, sizeof(cfg->socket), "%s", AGENT_SOCKET_DEFAULT);
 	cfg->allow_uids[0] = 0;
 	cfg->n_allow_uids = 1;

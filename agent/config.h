@@ -16,6 +16,9 @@
 #define AGENT_SOCKET_DEFAULT	"/run/vigil/agent.sock"
 #define AGENT_EVLOG_DEFAULT \
 	"/sys/kernel/security/tpm0/binary_bios_measurements"
+/* Vigil's runtime log (common/cel.h): on tmpfs, so a reboot starts it
+ * empty as it starts the PCRs at zero. */
+#define AGENT_RTLOG_DEFAULT "/run/vigil/runtime-log.cel"
 #define AGENT_MAX_ALLOW_UIDS	32
 
 struct agent_config {
@@ -25,6 +28,7 @@ struct agent_config {
 	char ek_cert_file[1024];	/* EK certificate (PEM or DER) for a
 					 * TPM with none in NV ("" = none) */
 	char event_log[1024];
+	char runtime_log[1024];	/* Vigil's runtime log (common/cel.h) */
 	char state_dir[1024];
 	char socket[108];		/* sun_path limit */
 	uid_t allow_uids[AGENT_MAX_ALLOW_UIDS];

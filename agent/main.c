@@ -14,6 +14,7 @@
 
 #include "attest.h"
 #include "boot.h"
+#include "measure.h"
 #include "config.h"
 #include "err.h"
 #include "localsock.h"
@@ -158,6 +159,8 @@ main(int argc, char **argv)
 	log_init("vigil-agent", LOG_INFO);
 	if (argc > 1 && strcmp(argv[1], "boot") == 0)
 		return boot_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "measure") == 0)
+		return measure_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "status") == 0)
 		return main_status(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "vm") == 0)

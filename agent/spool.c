@@ -558,20 +558,23 @@ spool_count_impl(struct spool *s, uint64_t *n)
 	return e;
 }
 
+/* The firmware log keeps the key it always had; the runtime log's is
+ * "rtlog_offset.B" (LIKE 'evlog_offset.%' does not match it). */
 static void
-spool_evlog_key(uint32_t boot_count, char *key, size_t cap)
+spool_evlog_key(uint32_t which, uint32_t boot_count, char *key, size_t cap)
 {
-	snprintf(key, cap, "evlog_offset.%" PRIu32, boot_count);
+	snprintf(key, cap, "%s_offset.%" PRIu32, which ? "rtlog" : "evlog",
+	    boot_count);
 }
 
 static int
-spool_evlog_offset_impl(struct spool *s, uint32_t boot_count,
-    uint64_t *offset)
+spool_evlog_offset_impl(struct spool *s, uint32_t which,
+    uint32_t boot_count, uint64_t *offset)
 {
 	char key[64];
 	int e;
 
-	spool_evlog_key(boot_count, key, sizeof(key));
+	spool_evlog_key(which, boot_count, key, sizeof(key));
 	e = spool_meta_u64(s, key, 10, offset);
 	if (e == VIGIL_ENOTFOUND) {
 		*offset = 0;
@@ -581,14 +584,15 @@ spool_evlog_offset_impl(struct spool *s, uint32_t boot_count,
 }
 
 static int
-spool_evlog_chunk(struct spool *s, uint32_t boot_count, uint64_t offset,
-    const uint8_t *p, size_t n)
+spool_evlog_chunk(struct spool *s, uint32_t which, uint32_t boot_count,
+    uint64_t offset, const uint8_t *p, size_t n)
 {
 	Vigil__EventLogChunk c = VIGIL__EVENT_LOG_CHUNK__INIT;
 	struct buf body = BUF_INIT;
 	int e;
 
 	c.boot_count = boot_count;
+	c.log = (Vigil__EventLogId)which;
 	c.offset = offset;
 	c.data.data = (uint8_t *)p;
 	c.data.len = n;
@@ -603,8 +607,8 @@ spool_evlog_chunk(struct spool *s, uint32_t boot_count, uint64_t offset,
 }
 
 static int
-spool_evlog_collect_impl(struct spool *s, uint32_t boot_count,
-    const uint8_t *log, size_t len, uint64_t *added)
+spool_evlog_collect_impl(struct spool *s, uint32_t which,
+    uint32_t boot_count, const uint8_t *log, size_t len, uint64_t *added)
 {
 	sqlite3_stmt *st = NULL;
 	uint64_t off, pos;
@@ -615,7 +619,7 @@ spool_evlog_collect_impl(struct spool *s, uint32_t boot_count,
 	*added = 0;
 	if ((e = spool_begin(s)) != 0)
 		return e;
-	if ((e = spool_evlog_offset(s, boot_count, &off)) != 0)
+	if ((e = spool_evlog_offset_impl(s, which, boot_count, &off)) != 0)
 		goto out;
 	if (len < off) {
 		e = VIGIL_EINVAL;	/* the caller logs it */
@@ -626,15 +630,17 @@ spool_evlog_collect_impl(struct spool *s, uint32_t boot_count,
 	for (pos = off; pos < len; pos += n) {
 		n = len - pos > SPOOL_EVLOG_CHUNK ? SPOOL_EVLOG_CHUNK :
 		    (size_t)(len - pos);
-		if ((e = spool_evlog_chunk(s, boot_count, pos, log + pos, n))
-		    != 0)
+		if ((e = spool_evlog_chunk(s, which, boot_count, pos,
+		    log + pos, n)) != 0)
 			goto out;
 	}
-	spool_evlog_key(boot_count, key, sizeof(key));
-	if ((e = spool_prepare(s, "DELETE FROM meta WHERE key LIKE "
-	    "'evlog_offset.%' AND key != ?", &st)) != 0)
+	spool_evlog_key(which, boot_count, key, sizeof(key));
+	if ((e = spool_prepare(s, "DELETE FROM meta WHERE key LIKE ? "
+	    "AND key != ?", &st)) != 0)
 		goto out;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, which ? "rtlog_offset.%" : "evlog_offset.%",
+	    -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
 	if ((e = spool_step_done(s, st)) != 0)
 		goto out;
 	snprintf(v, sizeof(v), "%zu", len);
@@ -731,24 +737,25 @@ spool_count(struct spool *s, uint64_t *n)
 }
 
 int
-spool_evlog_offset(struct spool *s, uint32_t boot_count, uint64_t *offset)
+spool_evlog_offset(struct spool *s, uint32_t which, uint32_t boot_count,
+    uint64_t *offset)
 {
 	int e;
 
 	pthread_mutex_lock(&s->mu);
-	e = spool_evlog_offset_impl(s, boot_count, offset);
+	e = spool_evlog_offset_impl(s, which, boot_count, offset);
 	pthread_mutex_unlock(&s->mu);
 	return e;
 }
 
 int
-spool_evlog_collect(struct spool *s, uint32_t boot_count, const uint8_t *log,
-    size_t len, uint64_t *added)
+spool_evlog_collect(struct spool *s, uint32_t which, uint32_t boot_count,
+    const uint8_t *log, size_t len, uint64_t *added)
 {
 	int e;
 
 	pthread_mutex_lock(&s->mu);
-	e = spool_evlog_collect_impl(s, boot_count, log, len, added);
+	e = spool_evlog_collect_impl(s, which, boot_count, log, len, added);
 	pthread_mutex_unlock(&s->mu);
 	return e;
 }

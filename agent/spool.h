@@ -59,15 +59,16 @@ int spool_meta_del(struct spool *s, const char *key);
 
 /* Event-log bookkeeping. The offset already spooled for boot_count (0 if
  * none recorded). */
-int spool_evlog_offset(struct spool *s, uint32_t boot_count,
+int spool_evlog_offset(struct spool *s, uint32_t log, uint32_t boot_count,
     uint64_t *offset);
 /* Given the whole current event log, spools the bytes past the recorded
  * offset of boot_count as ITEM_EVENT_LOG items (EventLogChunk, at most
  * SPOOL_EVLOG_CHUNK bytes each) and records the new offset, all in one
  * transaction; offsets of other boots are forgotten. *added gets the
  * number of bytes spooled. A log shorter than the recorded offset is
- * VIGIL_EINVAL (it was replaced within one boot). */
-int spool_evlog_collect(struct spool *s, uint32_t boot_count,
+ * VIGIL_EINVAL (it was replaced within one boot). which is the log's
+ * EventLogId (0 firmware, 1 runtime): each has its own offsets. */
+int spool_evlog_collect(struct spool *s, uint32_t which, uint32_t boot_count,
     const uint8_t *log, size_t len, uint64_t *added);
 
 #endif

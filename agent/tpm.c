@@ -501,6 +501,37 @@ tpm_pcr_extend(struct tpm *t, uint32_t pcr, const uint8_t digest[SHA256_LEN])
 }
 
 int
+tpm_pcr_extend_banks(struct tpm *t, uint32_t pcr, const uint8_t *sha1,
+    const uint8_t *sha256)
+{
+	TPML_DIGEST_VALUES dv;
+	TSS2_RC rc;
+
+	if (pcr >= PCR_COUNT || (sha1 == NULL && sha256 == NULL)) {
+		log_err("tpm: PCR %u out of range or no digest", pcr);
+		return VIGIL_EINVAL;
+	}
+	memset(&dv, 0, sizeof(dv));
+	if (sha1 != NULL) {
+		dv.digests[dv.count].hashAlg = TPM2_ALG_SHA1;
+		memcpy(dv.digests[dv.count++].digest.sha1, sha1, 20);
+	}
+	if (sha256 != NULL) {
+		dv.digests[dv.count].hashAlg = TPM2_ALG_SHA256;
+		memcpy(dv.digests[dv.count++].digest.sha256, sha256,
+		    SHA256_LEN);
+	}
+	rc = Esys_PCR_Extend(t->esys, ESYS_TR_PCR0 + pcr, ESYS_TR_PASSWORD,
+	    ESYS_TR_NONE, ESYS_TR_NONE, &dv);
+	if (rc != TSS2_RC_SUCCESS) {
+		log_err("tpm: Esys_PCR_Extend(PCR %u, %u banks) failed: %s",
+		    pcr, dv.count, Tss2_RC_Decode(rc));
+		return VIGIL_ETPM;
+	}
+	return 0;
+}
+
+int
 tpm_read_clock(struct tpm *t, uint64_t *clock, uint32_t *reset_count,
     uint32_t *restart_count)
 {

@@ -87,6 +87,10 @@ int tpm_pcr_read(struct tpm *t, uint32_t mask, struct pcrs *vals);
 /* Extends one PCR's SHA-256 bank. */
 int tpm_pcr_extend(struct tpm *t, uint32_t pcr,
     const uint8_t digest[SHA256_LEN]);
+/* One event of a firmware log into every bank it has a digest for (sha1,
+ * sha256: NULL when the event has none), in one TPM2_PCR_Extend. */
+int tpm_pcr_extend_banks(struct tpm *t, uint32_t pcr, const uint8_t *sha1,
+    const uint8_t *sha256);
 /* resetCount / restartCount / clock from TPM2_ReadClock. */
 int tpm_read_clock(struct tpm *t, uint64_t *clock, uint32_t *reset_count,
     uint32_t *restart_count);

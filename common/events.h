@@ -6,6 +6,15 @@
 #ifndef VIGIL_EVENTS_H
 #define VIGIL_EVENTS_H
 
+/* Since issue 10 every Vigil event below is made after boot by Vigil's
+ * own services into the runtime log (common/cel.h), never into the
+ * firmware log: the measurements into VIGIL_RUNTIME_PCR, the cap into
+ * VIGIL_CAP_PCR (docs/real-machines.md says why these two). The PCR
+ * numbers in the comments below name the event's former place. */
+#define VIGIL_RUNTIME_PCR	23u	/* SMM, PSE, the AK hand-off */
+#define VIGIL_CAP_PCR		11u	/* the cap */
+#define VIGIL_RUNTIME_MASK	((1u << VIGIL_RUNTIME_PCR) | (1u << VIGIL_CAP_PCR))
+
 /* PCR 0: firmware image digest (EV_EFI_PLATFORM_FIRMWARE_BLOB, digest of the image) */
 /* PCR 1: platform configuration (EV_PLATFORM_CONFIG_FLAGS, data = the file) */
 /* PCR 2: the SMM service (vigil-smmd, docs/smm.md), in this order, each

@@ -3,9 +3,11 @@
 # cap"):
 #   dc_pse_prepare  vigil-psed init: platform and transport keys, the
 #                   platform key certified by the demo's platform vendor CA
-#   dc_pse_boot_args  the boot step's PSE options: PCR 3 events, the "MSR"
 #   dc_pse_seal     after the boot step: keys sealed to PCRs 0-7, 11
-#   dc_pse_start    vigil-psed unseals once and serves its socket; without
+#   dc_pse_start    measures vigil-psed's image and keys and the AK hand-off
+#                   (the "MSR" the boot step wrote) into the runtime log
+#                   (PCR 23), then vigil-psed unseals once and serves its
+#                   socket; without
 #                   vigil-smmd on the node it then caps PCR 11 itself
 #                   (with it, dc_smm_start caps after both are up)
 # Set DC_NO_PSE=1 for nodes without it.
@@ -51,18 +53,6 @@ dc_pse_env() {
 	echo "export VIGIL_AGENT_CONFIG=$(dc_q "$nd/agent.conf")"
 }
 
-# Sets dc_pse_args to the boot step's PSE options (empty without a PSE).
-dc_pse_boot_args() {
-	local dir=$1 name=$2 nd
-	nd=$(dc_ndir "$dir" "$name")
-	dc_pse_args=()
-	[ -d "$nd/pse" ] || return 0
-	dc_pse_args=(--msr "$nd/msr" --pse-image "$dc_bin/vigil-psed"
-		--pse-pubkey "$nd/pse/platform.pub.der"
-		--pse-cert "$nd/pse/platform-cert.der"
-		--pse-transport-pubkey "$nd/pse/transport.pub.der")
-}
-
 # On the first boot: seals the pending keys to this boot's PCRs (every
 # later boot measures the same and unseals them again).
 dc_pse_seal() {
@@ -81,6 +71,11 @@ dc_pse_start() {
 	nd=$(dc_ndir "$dir" "$name")
 	[ -d "$nd/pse" ] || return 0
 	dc_alive "$nd/psed.pid" vigil-psed && return 0
+	dc_measure "$dir" "$name" --pse-image "$dc_bin/vigil-psed" \
+		--pse-pubkey "$nd/pse/platform.pub.der" \
+		--pse-cert "$nd/pse/platform-cert.der" \
+		--pse-transport-pubkey "$nd/pse/transport.pub.der" &&
+		dc_measure "$dir" "$name" --handoff "$nd/msr" || return 1
 	[ "$(id -u)" = 0 ] && user=(--user nobody)
 	rm -f "$nd/psed.sock"
 	"$dc_bin/vigil-psed" run --dir "$nd/pse" --tcti "$(dc_tcti "$dir" "$name")" \
@@ -100,12 +95,7 @@ dc_pse_start() {
 	[ -S "$nd/psed.sock" ] || { dc_err "vigil-psed of $name does not listen"; return 1; }
 	# With vigil-smmd, dc_smm_start caps once both unsealed.
 	[ -f "$nd/smm.conf" ] && return 0
-	"$dc_bin/vigil-agent" boot --cap --tcti "$(dc_tcti "$dir" "$name")" \
-		--event-log "$nd/binary_bios_measurements" \
-		>>"$dir/logs/$name-boot.log" 2>&1 </dev/null || {
-		dc_err "capping PCR 11 of $name failed; see $dir/logs/$name-boot.log"
-		return 1
-	}
+	dc_measure "$dir" "$name" --cap
 }
 
 # vigil-psed and the node's running vTPMs go down with the node.

@@ -7,6 +7,12 @@
 #   deploy/demo.sh start --dir DIR --nodes N [--interval-ms MS] [--ek rsa|ecc|p256|mixed]
 #                      [--insecure-http]   plain HTTP instead of HTTPS with mTLS
 #                                          (DC_INSECURE_HTTP=1 does the same)
+#                      [--firmware-log FILE]  boot every node from a real
+#                                          machine's firmware event log (its
+#                                          digests extended in log order, each
+#                                          bank; the agent reads FILE as its
+#                                          event_log); Vigil's services still
+#                                          write each node's runtime log
 #   deploy/demo.sh stop --dir DIR
 #   deploy/demo.sh run                 the narrated scenario (`make demo`);
 #                                      ONCE=1: one pass, exit 0 only if all went as expected
@@ -280,7 +286,8 @@ dc_node_names() {
 }
 
 # The boot inputs: identical on every node so that learnt reference values
-# generalize; only the AK (PCR 5) differs, as it must.
+# generalize (PCRs 0-7; the per-node keys and the AK hand-off are in the
+# runtime log's PCR 23, which is recomputed, not learnt).
 dc_boot_files() {
 	local nd=$1
 	mkdir -p "$nd/boot"
@@ -377,13 +384,18 @@ dc_smm_seal() {
 	}
 }
 
-# vigil-smmd started (it unseals its keys once), then the cap of PCR 11 by
-# the boot step: from here on nobody on the node can unseal them again.
+# vigil-smmd measured into the runtime log and started (it unseals its
+# keys once), then the cap of PCR 11 (in the runtime log too): from here on
+# nobody on the node can unseal them again.
 dc_smm_start() {
 	local dir=$1 name=$2 nd
 	nd=$(dc_ndir "$dir" "$name")
 	[ -f "$nd/smm.conf" ] || return 0
 	dc_alive "$nd/smmd.pid" vigil-smmd && return 0
+	# vigil-smmd's image and public keys into the runtime log (PCR 23).
+	dc_measure "$dir" "$name" --smm-image "$dc_bin/vigil-smmd" \
+		--smm-log-pub "$nd/smm/log-signing.pub.der" \
+		--smm-wrap-pub "$nd/smm/key-wrapping.pub.der" || return 1
 	rm -f "$nd/smm.sock"
 	"$dc_bin/vigil-smmd" run --config "$nd/smm.conf" \
 		>>"$dir/logs/$name-smmd.log" 2>&1 </dev/null &
@@ -401,12 +413,7 @@ dc_smm_start() {
 		sleep 0.1
 	done
 	[ -S "$nd/smm.sock" ] || { dc_err "vigil-smmd of $name does not listen"; return 1; }
-	"$dc_bin/vigil-agent" boot --cap --tcti "$(dc_tcti "$dir" "$name")" \
-		--event-log "$nd/binary_bios_measurements" \
-		>>"$dir/logs/$name-boot.log" 2>&1 </dev/null || {
-		dc_err "capping PCR 11 of $name failed; see $dir/logs/$name-boot.log"
-		return 1
-	}
+	dc_measure "$dir" "$name" --cap
 }
 
 dc_smm_kill() {
@@ -426,6 +433,12 @@ dc_node_prepare() {
 	dc_insecure "$dir" || vca="verifier_ca = $(dc_cacert "$dir")"
 	mkdir -p "$nd/agent"
 	echo "$ek" >"$nd/ek"
+	# The firmware log: the boot step's, or a real machine's (read as is).
+	local fwlog=$nd/binary_bios_measurements
+	if [ -n "${DC_FIRMWARE_LOG:-}" ]; then
+		echo "$DC_FIRMWARE_LOG" >"$nd/firmware-log"
+		fwlog=$DC_FIRMWARE_LOG
+	fi
 	dc_boot_files "$nd"
 	swtpm_provision "$nd" >/dev/null || return 1
 	dc_free_port pair || return 1
@@ -449,7 +462,8 @@ verifier_url = $url
 $vca
 tcti = swtpm:host=127.0.0.1,port=$port
 ek = $ek
-event_log = $nd/binary_bios_measurements
+event_log = $fwlog
+runtime_log = $nd/runtime-log.cel
 state_dir = $nd/agent
 socket = $nd/agent.sock
 socket_allow_uids = $(id -u)
@@ -476,25 +490,27 @@ dc_swtpm_start() {
 	swtpm_start "$nd" "$(cat "$nd/tpm_port")" "$1/logs/$2-swtpm.log"
 }
 
-# The measured-boot step: extends PCRs and writes the event log.
+# The measured-boot step, as firmware: extends PCRs 0-7 and writes the
+# firmware log (or replays the real one the node boots from), and writes
+# the "MSR" on PSE nodes. The runtime log starts empty, as /run does after a
+# reboot; the services append to it as they start (dc_smm_start,
+# dc_pse_start).
 dc_node_boot() {
-	local dir=$1 name=$2 nd
+	local dir=$1 name=$2 nd msr=()
 	nd=$(dc_ndir "$dir" "$name")
 	{
 		echo "== boot $(date -u +%FT%TZ)"
 	} >>"$dir/logs/$name-boot.log"
-	# SMM nodes: vigil-smmd's image and public keys into PCR 2.
-	local smm=()
-	[ -f "$nd/smm.conf" ] && smm=(--smm-image "$dc_bin/vigil-smmd"
-		--smm-log-pub "$nd/smm/log-signing.pub.der"
-		--smm-wrap-pub "$nd/smm/key-wrapping.pub.der")
-	dc_pse_boot_args "$dir" "$name"
+	rm -f "$nd/runtime-log.cel"
+	[ -d "$nd/pse" ] && msr=(--msr "$nd/msr")
+	local inputs=(--event-log "$nd/binary_bios_measurements"
+		--firmware "$nd/boot/firmware.bin"
+		--platform-config "$nd/boot/platform.conf"
+		--hypervisor "$nd/boot/hypervisor"
+		--boot-policy "$nd/boot/boot-policy")
+	[ -f "$nd/firmware-log" ] && inputs=(--firmware-log "$(cat "$nd/firmware-log")")
 	if ! "$dc_bin/vigil-agent" boot --tcti "$(dc_tcti "$dir" "$name")" \
-		--ek "$(cat "$nd/ek")" --event-log "$nd/binary_bios_measurements" \
-		--firmware "$nd/boot/firmware.bin" \
-		--platform-config "$nd/boot/platform.conf" \
-		--hypervisor "$nd/boot/hypervisor" \
-		--boot-policy "$nd/boot/boot-policy" "${smm[@]}" "${dc_pse_args[@]}" \
+		--ek "$(cat "$nd/ek")" "${inputs[@]}" "${msr[@]}" \
 		>>"$dir/logs/$name-boot.log" 2>&1 </dev/null; then
 		dc_err "the boot step of $name failed; see $dir/logs/$name-boot.log"
 		dc_tail "$dir/logs/$name-boot.log"
@@ -504,6 +520,21 @@ dc_node_boot() {
 		dc_smm_seal "$dir" "$name" || return 1
 	fi
 	dc_pse_seal "$dir" "$name" || return 1
+}
+
+# dc_measure DIR NAME WHAT...: `vigil-agent measure` into the node's
+# runtime log (what vigil-smmd's and vigil-psed's units run on a real
+# machine, docs/real-machines.md).
+dc_measure() {
+	local dir=$1 name=$2 nd
+	shift 2
+	nd=$(dc_ndir "$dir" "$name")
+	"$dc_bin/vigil-agent" measure --tcti "$(dc_tcti "$dir" "$name")" \
+		--runtime-log "$nd/runtime-log.cel" "$@" \
+		>>"$dir/logs/$name-boot.log" 2>&1 </dev/null || {
+		dc_err "vigil-agent measure $1 on $name failed; see $dir/logs/$name-boot.log"
+		return 1
+	}
 }
 
 # The agent id the verifier will use: lowercase hex SHA-256 of the marshaled
@@ -994,6 +1025,11 @@ dc_main() {
 		--node) node=${2:?}; shift ;;
 		--signal) sig=${2:?}; shift ;;
 		--insecure-http) export DC_INSECURE_HTTP=1 ;;
+		--firmware-log)
+			[ -f "${2:?}" ] || { dc_err "--firmware-log: no file $2"; exit 2; }
+			DC_FIRMWARE_LOG=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
+			export DC_FIRMWARE_LOG
+			shift ;;
 		-h | --help) dc_usage ;;
 		*) dc_err "unknown option $1"; dc_usage ;;
 		esac

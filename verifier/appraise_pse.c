@@ -64,7 +64,7 @@ appraise_pse_events(const struct evlog *log, struct pse_boot *out,
 	memset(out, 0, sizeof(*out));
 	for (i = 0; i < log->n; i++) {
 		ev = &log->ev[i];
-		if (ev->pcr != 3 || ev->type == EV_NO_ACTION)
+		if (ev->pcr != VIGIL_RUNTIME_PCR || ev->type == EV_NO_ACTION)
 			continue;
 		if (ev->type == EV_SEPARATOR) {
 			separated = 1;
@@ -81,12 +81,12 @@ appraise_pse_events(const struct evlog *log, struct pse_boot *out,
 		}
 		bit = 1u << (tag - VIGIL_TAG_PSE_IMAGE);
 		if (separated) {
-			snprintf(why, whylen, "PSE event 0x%08x in PCR 3 after "
+			snprintf(why, whylen, "PSE event 0x%08x in PCR 23 after "
 			    "the separator", tag);
 			return VIGIL_EVERIFY;
 		}
 		if (seen & bit) {
-			snprintf(why, whylen, "PSE event 0x%08x twice in PCR 3",
+			snprintf(why, whylen, "PSE event 0x%08x twice in PCR 23",
 			    tag);
 			return VIGIL_EVERIFY;
 		}
@@ -95,7 +95,7 @@ appraise_pse_events(const struct evlog *log, struct pse_boot *out,
 		    size > PSE_EV_MAX_DATA || rd_bytes(&r, size, &data) != 0 ||
 		    r.left != 0 || (tag == VIGIL_TAG_PSE_IMAGE &&
 		    size != SHA256_LEN)) {
-			snprintf(why, whylen, "PSE event 0x%08x in PCR 3 is "
+			snprintf(why, whylen, "PSE event 0x%08x in PCR 23 is "
 			    "not a well-formed tagged event", tag);
 			return VIGIL_EVERIFY;
 		}
@@ -130,7 +130,7 @@ appraise_pse_events(const struct evlog *log, struct pse_boot *out,
 	if (out->cert != NULL && out->platform_pub != NULL &&
 	    !pse_cert_certifies(out->cert, out->cert_len, out->platform_pub,
 	    out->platform_pub_len)) {
-		snprintf(why, whylen, "PSE certificate in PCR 3 does not "
+		snprintf(why, whylen, "PSE certificate in PCR 23 does not "
 		    "certify the measured platform key");
 		return VIGIL_EVERIFY;
 	}
@@ -147,7 +147,7 @@ appraise_pse_copy(const struct pse_boot *b, struct pse_pins *out,
 		return 0;
 	if (b->platform_pub_len > PSE_PIN_MAX_PUB ||
 	    b->transport_pub_len > PSE_PIN_MAX_PUB) {
-		snprintf(why, whylen, "PSE key in PCR 3 over %u bytes",
+		snprintf(why, whylen, "PSE key in PCR 23 over %u bytes",
 		    PSE_PIN_MAX_PUB);
 		return VIGIL_EVERIFY;
 	}
@@ -187,7 +187,7 @@ appraise_pse(const struct appraise_pse_in *in, struct ear *e,
 		memset(next, 0, sizeof(*next));
 	if (!b->have) {
 		if (next->have) {
-			ear_reason(e, "PSE events missing from PCR 3 of a "
+			ear_reason(e, "PSE events missing from PCR 23 of a "
 			    "node whose PSE keys are pinned");
 			pse_contra(e);
 		}
@@ -198,7 +198,7 @@ appraise_pse(const struct appraise_pse_in *in, struct ear *e,
 			if (memcmp(in->images[i], b->image, SHA256_LEN) == 0)
 				break;
 		if (i == in->n_images) {
-			ear_reason(e, "PSE image digest in PCR 3 is not among "
+			ear_reason(e, "PSE image digest in PCR 23 is not among "
 			    "the reference values (pse_images)");
 			ear_claim(&e->executables, AR_CONTRA);
 			pse_contra(e);
@@ -223,7 +223,7 @@ appraise_pse(const struct appraise_pse_in *in, struct ear *e,
 		what = "MigE transport key";
 	if (what == NULL)
 		return 0;
-	ear_reason(e, "PSE %s in PCR 3 differs from the one pinned for this "
+	ear_reason(e, "PSE %s in PCR 23 differs from the one pinned for this "
 	    "node", what);
 	pse_contra(e);
 	return 0;

@@ -10,6 +10,8 @@
 #include "appraise_pse.h"
 #include "appraise_quote.h"
 #include "buf.h"
+#include "cel.h"
+#include "enclave/pse_events.h"
 #include "err.h"
 #include "events.h"
 #include "evlog.h"
@@ -87,8 +89,8 @@ appraise_values(const Vigil__Evidence *ev, struct pcrs *vals, char *why,
  * must start inside or at the end of what is known, and agree with the
  * bytes it overlaps. */
 static int
-appraise_build_log(const struct appraise_in *in, uint32_t boot,
-    struct buf *log, char *why, size_t whylen)
+appraise_build_log(const struct appraise_in *in, uint32_t which,
+    uint32_t boot, struct buf *log, char *why, size_t whylen)
 {
 	const struct item_in *it;
 	uint8_t *stored = NULL;
@@ -96,8 +98,8 @@ appraise_build_log(const struct appraise_in *in, uint32_t boot,
 	int e;
 
 	if (in->evlog_get != NULL) {
-		if ((e = in->evlog_get(in->evlog_ctx, in->agent->id, boot,
-		    &stored, &stored_len)) != 0)
+		if ((e = in->evlog_get(in->evlog_ctx, in->agent->id, which,
+		    boot, &stored, &stored_len)) != 0)
 			return e;
 		e = buf_add(log, stored, stored_len);
 		free(stored);
@@ -107,12 +109,14 @@ appraise_build_log(const struct appraise_in *in, uint32_t boot,
 	for (i = 0; i < in->n_items; i++) {
 		it = &in->items[i];
 		if (it->kind != VIGIL__ITEM_KIND__ITEM_EVENT_LOG ||
-		    it->boot_count != boot)
+		    it->boot_count != boot || it->log != which)
 			continue;
 		if (it->offset > log->len) {
-			snprintf(why, whylen, "event log chunk at offset %llu "
-			    "leaves a gap after %zu bytes",
-			    (unsigned long long)it->offset, log->len);
+			snprintf(why, whylen, "%s chunk at offset %llu "
+			    "leaves a gap after %zu bytes", which ==
+			    VIGIL__EVENT_LOG_ID__LOG_RUNTIME ? "runtime log" :
+			    "event log", (unsigned long long)it->offset,
+			    log->len);
 			return VIGIL_EVERIFY;
 		}
 		overlap = log->len - (size_t)it->offset;
@@ -120,9 +124,10 @@ appraise_build_log(const struct appraise_in *in, uint32_t boot,
 			overlap = it->chunk_len;
 		if (overlap > 0 && memcmp(log->data + it->offset, it->chunk,
 		    overlap) != 0) {
-			snprintf(why, whylen, "event log chunk at offset %llu "
-			    "differs from the log already received",
-			    (unsigned long long)it->offset);
+			snprintf(why, whylen, "%s chunk at offset %llu "
+			    "differs from the log already received", which ==
+			    VIGIL__EVENT_LOG_ID__LOG_RUNTIME ? "runtime log" :
+			    "event log", (unsigned long long)it->offset);
 			return VIGIL_EVERIFY;
 		}
 		if (log->len + (it->chunk_len - overlap) > EVLOG_MAX_SIZE) {
@@ -137,121 +142,201 @@ appraise_build_log(const struct appraise_in *in, uint32_t boot,
 	return 0;
 }
 
-/* Replays the log and compares PCRs 0-7 with the reported values. */
+/* Replays the firmware log, then the runtime log on top of it, and
+ * compares PCRs 0-7 and the runtime PCRs (11, 23) with the reported
+ * values: firmware and boot loader may have extended PCR 11 before the OS
+ * ran (systemd-stub), so a runtime PCR starts from what the firmware log
+ * gives it. The runtime log may extend only the runtime PCRs. */
 static int
-appraise_replay(const struct evlog *log, const struct pcrs *vals,
-    char *why, size_t whylen)
+appraise_replay(const struct evlog *log, const struct evlog *rt,
+    const struct pcrs *vals, char *why, size_t whylen)
 {
-	uint8_t pcr[PCR_COUNT][SHA256_LEN];
+	uint8_t pcr[PCR_COUNT][SHA256_LEN], buf[2 * SHA256_LEN];
 	static const uint8_t zero[SHA256_LEN];
-	uint32_t touched = 0, i;
+	uint32_t touched = 0, check = 0xffu | VIGIL_RUNTIME_MASK, i;
+	const struct evlog_event *ev;
 	char hexw[65], hexg[65];
+	unsigned int dl;
+	size_t k;
 
 	if (evlog_replay(log, EVLOG_SHA256, pcr, &touched) != 0) {
 		snprintf(why, whylen, "event log has events without a "
 		    "SHA-256 digest");
 		return VIGIL_EVERIFY;
 	}
-	for (i = 0; i < 8; i++) {
-		const uint8_t *want = (touched & (1u << i)) ? pcr[i] : zero;
-
-		if (memcmp(want, vals->v[i], SHA256_LEN) == 0)
+	for (i = 0; i < PCR_COUNT; i++)
+		if (!(touched & (1u << i)))
+			memcpy(pcr[i], zero, SHA256_LEN);
+	for (k = 0; rt != NULL && k < rt->n; k++) {
+		ev = &rt->ev[k];
+		if (!(VIGIL_RUNTIME_MASK & (1u << ev->pcr))) {
+			snprintf(why, whylen, "runtime log record %zu extends "
+			    "PCR %u: only PCRs %u and %u are Vigil's", k,
+			    ev->pcr, VIGIL_CAP_PCR, VIGIL_RUNTIME_PCR);
+			return VIGIL_EVERIFY;
+		}
+		memcpy(buf, pcr[ev->pcr], SHA256_LEN);
+		memcpy(buf + SHA256_LEN, ev->sha256, SHA256_LEN);
+		if (EVP_Digest(buf, sizeof(buf), pcr[ev->pcr], &dl,
+		    EVP_sha256(), NULL) != 1)
+			return VIGIL_ECRYPTO;
+	}
+	for (i = 0; i < PCR_COUNT; i++) {
+		if (!(check & (1u << i)) ||
+		    memcmp(pcr[i], vals->v[i], SHA256_LEN) == 0)
 			continue;
-		hex_encode(want, SHA256_LEN, hexw);
+		hex_encode(pcr[i], SHA256_LEN, hexw);
 		hex_encode(vals->v[i], SHA256_LEN, hexg);
-		snprintf(why, whylen, "event log does not replay to the "
-		    "quoted PCR %u (log gives %.16s..., quote has %.16s...)",
-		    i, hexw, hexg);
+		if (i < 8)
+			snprintf(why, whylen, "event log does not replay to "
+			    "the quoted PCR %u (log gives %.16s..., quote has "
+			    "%.16s...)", i, hexw, hexg);
+		else
+			snprintf(why, whylen, "runtime log does not replay to "
+			    "the quoted PCR %u (logs give %.16s..., quote has "
+			    "%.16s...)", i, hexw, hexg);
 		return VIGIL_EVERIFY;
 	}
 	return 0;
 }
 
-/* True for an EV_SEPARATOR of the normal kind: data 00 00 00 00 and its
- * digest SHA-256 of that data. */
-static int
-appraise_plain_separator(const struct evlog_event *ev)
-{
-	static const uint8_t zero4[4];
-	uint8_t dg[SHA256_LEN];
-	unsigned int dlen;
-
-	return ev->type == EV_SEPARATOR && ev->data_len == 4 &&
-	    memcmp(ev->data, zero4, 4) == 0 && ev->has_sha256 &&
-	    EVP_Digest(zero4, 4, dg, &dlen, EVP_sha256(), NULL) == 1 &&
-	    memcmp(dg, ev->sha256, SHA256_LEN) == 0;
-}
-
-/* PCR 5: exactly one VIGIL_TAG_AK_PUBLIC event before the separator, its
- * digest recomputed from its data, its data the registered AK. *only is
- * set when PCR 5 holds nothing else but plain separators: its value is
- * then fully recomputed and needs no reference value. */
-static int
-appraise_ak_event(const struct evlog *log, const struct agent_rec *agent,
-    int *only, char *why, size_t whylen)
+/* The AK hand-off (the "MSR", docs/pse.md) in the runtime log: at most
+ * one VIGIL_TAG_AK_PUBLIC event in PCR 23, its digest recomputed from its
+ * data, its data the registered AK. *found is 1 when it is there and
+ * holds. Not having one is no failure: the node then does not claim the
+ * PSE binding (appraise_vm refuses it one). */
+int
+appraise_quote_handoff(const struct evlog *rt, const struct agent_rec *agent,
+    int *found, char *why, size_t whylen)
 {
 	const struct evlog_event *ev;
 	const uint8_t *data;
 	uint8_t dg[SHA256_LEN];
 	unsigned int dlen;
 	uint32_t tag, size;
-	size_t i, found = 0;
-	int separated = 0;
+	size_t i;
 	struct rd r;
 
-	*only = 1;
-	for (i = 0; i < log->n; i++) {
-		ev = &log->ev[i];
-		if (ev->pcr != 5 || ev->type == EV_NO_ACTION)
-			continue;
-		if (ev->type == EV_SEPARATOR) {
-			separated = 1;
-			if (!appraise_plain_separator(ev))
-				*only = 0;
-			continue;
-		}
+	*found = 0;
+	for (i = 0; i < rt->n; i++) {
+		ev = &rt->ev[i];
 		rd_init(&r, ev->data, ev->data_len);
 		if (ev->type != EV_EVENT_TAG || rd_u32le(&r, &tag) != 0 ||
-		    tag != VIGIL_TAG_AK_PUBLIC) {
-			*only = 0;
+		    tag != VIGIL_TAG_AK_PUBLIC)
 			continue;
-		}
-		if (separated) {
-			snprintf(why, whylen, "AK public event in PCR 5 after "
-			    "the separator");
+		if (ev->pcr != VIGIL_RUNTIME_PCR) {
+			snprintf(why, whylen, "AK hand-off event (runtime log "
+			    "record %zu) in PCR %u, not %u", i, ev->pcr,
+			    VIGIL_RUNTIME_PCR);
 			return VIGIL_EVERIFY;
 		}
-		if (++found > 1) {
-			snprintf(why, whylen, "more than one AK public event "
-			    "in PCR 5");
+		if (*found) {
+			snprintf(why, whylen, "more than one AK hand-off event "
+			    "in the runtime log");
 			return VIGIL_EVERIFY;
 		}
 		if (rd_u32le(&r, &size) != 0 || rd_bytes(&r, size, &data) != 0 ||
 		    r.left != 0) {
-			snprintf(why, whylen, "AK public event data is not a "
+			snprintf(why, whylen, "AK hand-off event data is not a "
 			    "well-formed tagged event");
 			return VIGIL_EVERIFY;
 		}
-		if (!ev->has_sha256 || EVP_Digest(ev->data, ev->data_len, dg,
-		    &dlen, EVP_sha256(), NULL) != 1 ||
+		if (EVP_Digest(ev->data, ev->data_len, dg, &dlen,
+		    EVP_sha256(), NULL) != 1 ||
 		    memcmp(dg, ev->sha256, SHA256_LEN) != 0) {
-			snprintf(why, whylen, "AK public event digest is not "
+			snprintf(why, whylen, "AK hand-off event digest is not "
 			    "SHA-256 of its data");
 			return VIGIL_EVERIFY;
 		}
 		if (size != agent->ak_pub_len ||
 		    memcmp(data, agent->ak_pub, size) != 0) {
-			snprintf(why, whylen, "AK public event does not hold "
+			snprintf(why, whylen, "AK hand-off event does not hold "
 			    "the registered AK");
 			return VIGIL_EVERIFY;
 		}
-	}
-	if (found == 0) {
-		snprintf(why, whylen, "no AK public event in PCR 5 before "
-		    "the separator");
-		return VIGIL_EVERIFY;
+		*found = 1;
 	}
 	return 0;
+}
+
+/* The cap in PCR 11: at most one VIGIL_TAG_CAP event, its digest SHA-256
+ * of its data, its data VIGIL_CAP_DATA. *only is set when PCR 11 holds
+ * nothing else in either log (then its value is recomputed). */
+static int
+appraise_cap(const struct evlog *fw, const struct evlog *rt, int *capped,
+    int *only, char *why, size_t whylen)
+{
+	static const char capdata[] = VIGIL_CAP_DATA;
+	const struct evlog_event *ev;
+	uint8_t dg[SHA256_LEN];
+	unsigned int dl;
+	uint32_t tag, size;
+	size_t i;
+	struct rd r;
+
+	*capped = 0;
+	*only = 1;
+	for (i = 0; i < fw->n; i++)
+		if (fw->ev[i].pcr == VIGIL_CAP_PCR &&
+		    fw->ev[i].type != EV_NO_ACTION)
+			*only = 0;
+	for (i = 0; i < rt->n; i++) {
+		ev = &rt->ev[i];
+		if (ev->pcr != VIGIL_CAP_PCR)
+			continue;
+		rd_init(&r, ev->data, ev->data_len);
+		if (ev->type != EV_EVENT_TAG || rd_u32le(&r, &tag) != 0 ||
+		    tag != VIGIL_TAG_CAP) {
+			*only = 0;
+			continue;
+		}
+		if (*capped) {
+			snprintf(why, whylen, "runtime log: PCR %u capped twice "
+			    "(record %zu)", VIGIL_CAP_PCR, i);
+			return VIGIL_EVERIFY;
+		}
+		if (rd_u32le(&r, &size) != 0 || size != sizeof(capdata) - 1 ||
+		    r.left != size || memcmp(r.p, capdata, size) != 0 ||
+		    EVP_Digest(ev->data, ev->data_len, dg, &dl, EVP_sha256(),
+		    NULL) != 1 || memcmp(dg, ev->sha256, SHA256_LEN) != 0) {
+			snprintf(why, whylen, "runtime log: the cap (record "
+			    "%zu) is not VIGIL_TAG_CAP \"%s\" with its digest "
+			    "SHA-256 of its data", i, capdata);
+			return VIGIL_EVERIFY;
+		}
+		*capped = 1;
+	}
+	return 0;
+}
+
+/* 1 when every runtime event in PCR 23 is one Vigil's checks recompute
+ * (SMM, PSE, the AK hand-off; each already checked by its step). */
+static int
+appraise_rt_only_vigil(const struct evlog *rt)
+{
+	static const uint32_t known[] = { VIGIL_TAG_SMM_IMAGE,
+	    VIGIL_TAG_SMM_LOG_PUB, VIGIL_TAG_SMM_WRAP_PUB, VIGIL_TAG_PSE_IMAGE,
+	    VIGIL_TAG_PSE_PLATFORM_PUB, VIGIL_TAG_PSE_PLATFORM_CERT,
+	    VIGIL_TAG_PSE_TRANSPORT_PUB, VIGIL_TAG_AK_PUBLIC };
+	const struct evlog_event *ev;
+	uint32_t tag;
+	size_t i, k;
+	struct rd r;
+
+	for (i = 0; i < rt->n; i++) {
+		ev = &rt->ev[i];
+		if (ev->pcr != VIGIL_RUNTIME_PCR)
+			continue;
+		rd_init(&r, ev->data, ev->data_len);
+		if (ev->type != EV_EVENT_TAG || rd_u32le(&r, &tag) != 0)
+			return 0;
+		for (k = 0; k < sizeof(known) / sizeof(known[0]); k++)
+			if (known[k] == tag)
+				break;
+		if (k == sizeof(known) / sizeof(known[0]))
+			return 0;
+	}
+	return 1;
 }
 
 /* The PCR digest and event-log checks. 0 when the values can be trusted
@@ -262,9 +347,10 @@ appraise_pcrs(const struct appraise_in *in, const struct quote *q,
 {
 	const TPM2B_DIGEST *qd = &q->attest.attested.quote.pcrDigest;
 	struct ear *e = &out->ear;
-	struct evlog *log = NULL;
+	struct evlog *log = NULL, *rt = NULL;
 	struct pse_boot pse;
-	struct buf lb = BUF_INIT;
+	struct buf lb = BUF_INIT, rb = BUF_INIT;
+	uint32_t boot;
 	uint8_t dg[SHA256_LEN];
 	char why[200], list[80];
 	const char *w = NULL;
@@ -305,49 +391,61 @@ appraise_pcrs(const struct appraise_in *in, const struct quote *q,
 		goto fail;
 	}
 	why[0] = '\0';
-	if ((r = appraise_build_log(in, q->attest.clockInfo.resetCount, &lb,
-	    why, sizeof(why))) != 0) {
+	boot = q->attest.clockInfo.resetCount;
+	if ((r = appraise_build_log(in, VIGIL__EVENT_LOG_ID__LOG_FIRMWARE,
+	    boot, &lb, why, sizeof(why))) != 0 ||
+	    (r = appraise_build_log(in, VIGIL__EVENT_LOG_ID__LOG_RUNTIME,
+	    boot, &rb, why, sizeof(why))) != 0) {
 		if (r != VIGIL_EVERIFY)
 			goto out;
 		ear_reason(e, "event log: %s", why);
 		goto faillog;
 	}
 	if (lb.len == 0) {
-		ear_reason(e, "event log: none received for boot %u",
-		    q->attest.clockInfo.resetCount);
+		ear_reason(e, "event log: none received for boot %u", boot);
 		goto faillog;
 	}
 	if (evlog_parse(lb.data, lb.len, &log) != 0) {
 		ear_reason(e, "event log: does not parse");
 		goto faillog;
 	}
-	if (appraise_replay(log, &out->vals, why, sizeof(why)) != 0) {
+	if ((r = cel_parse(rb.data, rb.len, &rt, why, sizeof(why))) != 0) {
+		if (r != VIGIL_EVERIFY)
+			goto out;
+		ear_reason(e, "runtime log: %s", why);
+		goto faillog;
+	}
+	if ((r = appraise_replay(log, rt, &out->vals, why, sizeof(why))) !=
+	    0) {
+		if (r != VIGIL_EVERIFY)
+			goto out;
 		ear_reason(e, "%s", why);
 		goto faillog;
 	}
-	if (appraise_ak_event(log, in->agent, &only, why, sizeof(why)) != 0) {
+	if (appraise_quote_handoff(rt, in->agent, &out->handoff, why,
+	    sizeof(why)) != 0) {
 		ear_reason(e, "%s", why);
 		appraise_fail_identity(e);
 		r = VIGIL_EVERIFY;
 		goto out;
 	}
+	if (appraise_cap(log, rt, &out->capped, &only, why, sizeof(why)) !=
+	    0) {
+		ear_reason(e, "%s", why);
+		goto faillog;
+	}
 	if (only)
-		out->recomputed |= 1u << 5;
-	/* PCR 2: the SMM service's events, recomputed; its image digest and
-	 * keys are pinned per node by appraise_smm, so a PCR 2 holding only
-	 * them needs no fleet-wide reference value (the keys differ per
-	 * node). */
-	if (appraise_smm_events(log, &out->smm, why, sizeof(why)) != 0) {
+		out->recomputed |= 1u << VIGIL_CAP_PCR;
+	/* The SMM service's events (runtime log, PCR 23), recomputed; its
+	 * image digest and keys are pinned per node by appraise_smm. */
+	if (appraise_smm_events(rt, &out->smm, why, sizeof(why)) != 0) {
 		ear_reason(e, "%s", why);
 		ear_claim(&e->runtime_opaque, AR_CONTRA);
 		goto faillog;
 	}
-	if (out->smm.present && out->smm.only)
-		out->recomputed |= 1u << 2;
-	/* PCR 3: the PSE's events, recomputed (appraise_pse.h); its keys
-	 * differ per node, so a PCR 3 holding only them needs no fleet-wide
-	 * reference value. */
-	if (appraise_pse_events(log, &pse, why, sizeof(why)) != 0) {
+	/* The PSE's events (runtime log, PCR 23), recomputed
+	 * (appraise_pse.h). */
+	if (appraise_pse_events(rt, &pse, why, sizeof(why)) != 0) {
 		ear_reason(e, "%s", why);
 		ear_claim(&e->hardware, AR_CONTRA);
 		goto faillog;
@@ -358,8 +456,20 @@ appraise_pcrs(const struct appraise_in *in, const struct quote *q,
 		goto faillog;
 	}
 	out->pse_evaluated = 1;
-	if (pse.present && pse.only)
-		out->recomputed |= 1u << 3;
+	/* PCR 23 holding Vigil's events only is recomputed from them: its
+	 * keys differ per node, so it has no fleet-wide reference value. */
+	if (appraise_rt_only_vigil(rt))
+		out->recomputed |= 1u << VIGIL_RUNTIME_PCR;
+	if ((out->smm.present || pse.present) && !out->capped) {
+		ear_reason(e, "runtime log: the %s keys are measured but PCR "
+		    "%u is not capped: they can still be unsealed on the node",
+		    out->smm.present ? "SMM service's" : "PSE's",
+		    VIGIL_CAP_PCR);
+		ear_claim(&e->configuration, AR_WARN_CONFIG);
+	}
+	if (pse.present && !out->handoff)
+		ear_reason(e, "runtime log: no AK hand-off event, so the PSE "
+		    "binding is not claimed (the node can host no VM)");
 	/* Step 7b: the firmware log's events against the node's boot policy
 	 * (appraise_boot.h), over PCRs 0-7, those appraise_replay compared
 	 * with the quote. The log stays faithful whatever it says. */
@@ -378,7 +488,9 @@ appraise_pcrs(const struct appraise_in *in, const struct quote *q,
 	r = VIGIL_EVERIFY;
  out:
 	evlog_free(log);
+	evlog_free(rt);
 	buf_free(&lb);
+	buf_free(&rb);
 	return r;
 }
 

@@ -16,9 +16,10 @@
 #include "store.h"
 #include "vigil.pb-c.h"
 
-/* Returns the stored event log of one boot (malloc'd, *len 0 if none). */
+/* Returns one stored log (EventLogId: 0 firmware, 1 runtime) of one boot
+ * (malloc'd, *len 0 if none). */
 typedef int (*appraise_evlog_fn)(void *ctx, const char *agent_id,
-    uint32_t boot_count, uint8_t **out, size_t *len);
+    uint32_t log, uint32_t boot_count, uint8_t **out, size_t *len);
 
 struct appraise_in {
 	const struct agent_rec *agent;	/* registered and active */
@@ -64,8 +65,12 @@ struct appraise_out {
 	int pse_evaluated;	/* PCR 3's PSE events recomputed: pse holds
 				 * them (have 0: none), to pin (appraise_pse) */
 	struct pse_pins pse;
-	int evlog_ok;		/* the quoted boot's log (stored and this
-				 * push's chunks) replayed and its events held */
+	int evlog_ok;		/* the quoted boot's logs (stored and this
+				 * push's chunks) replayed and their events held */
+	int handoff;		/* the runtime log holds the AK hand-off event
+				 * (VIGIL_TAG_AK_PUBLIC) with the registered
+				 * AK: the node may claim the PSE binding */
+	int capped;		/* the runtime log holds the cap */
 	enum chunk_fate *fate;	/* n_items (malloc'd; NULL: no chunks), set
 				 * when quote_ok */
 };
@@ -74,5 +79,12 @@ struct appraise_out {
  * internal failure (memory, OpenSSL) - then out holds nothing to free. */
 int appraise_quote(const struct appraise_in *in, struct appraise_out *out);
 void appraise_out_free(struct appraise_out *out);
+
+/* The AK hand-off in a parsed runtime log (common/cel.h): *found 1 when
+ * it is there once, in PCR 23, its digest SHA-256 of its data and its
+ * data agent's registered AK; VIGIL_EVERIFY with why when one is there
+ * but wrong; 0 with *found 0 when there is none. */
+int appraise_quote_handoff(const struct evlog *rt,
+    const struct agent_rec *agent, int *found, char *why, size_t whylen);
 
 #endif

@@ -75,7 +75,7 @@ appraise_smm_events(const struct evlog *log, struct smm_boot *out,
 	memset(out, 0, sizeof(*out));
 	for (i = 0; i < log->n; i++) {
 		ev = &log->ev[i];
-		if (ev->pcr != 2 || ev->type == EV_NO_ACTION)
+		if (ev->pcr != VIGIL_RUNTIME_PCR || ev->type == EV_NO_ACTION)
 			continue;
 		if (ev->type == EV_SEPARATOR) {
 			separated = 1;
@@ -93,12 +93,12 @@ appraise_smm_events(const struct evlog *log, struct smm_boot *out,
 			continue;
 		}
 		if (separated) {
-			snprintf(why, whylen, "SMM %s event in PCR 2 after the "
+			snprintf(why, whylen, "SMM %s event in PCR 23 after the "
 			    "separator", smm_tag_names[k]);
 			return VIGIL_EVERIFY;
 		}
 		if (k != next) {
-			snprintf(why, whylen, "SMM %s event in PCR 2 %s",
+			snprintf(why, whylen, "SMM %s event in PCR 23 %s",
 			    smm_tag_names[k], k < next ? "more than once" :
 			    "out of order");
 			return VIGIL_EVERIFY;
@@ -125,13 +125,13 @@ appraise_smm_events(const struct evlog *log, struct smm_boot *out,
 		return 0;
 	}
 	if (next != 3) {
-		snprintf(why, whylen, "SMM %s event missing from PCR 2",
+		snprintf(why, whylen, "SMM %s event missing from PCR 23",
 		    smm_tag_names[next]);
 		return VIGIL_EVERIFY;
 	}
 	out->present = 1;
 	out->evaluated = 1;
-	out->only = !other && separated;
+	out->only = !other;
 	return 0;
 }
 
@@ -186,10 +186,10 @@ smm_check_image(const struct appraise_smm_in *in, struct ear *e)
 		return 0;
 	hex_encode(in->boot->image, SMMLOG_HASH_LEN, hex);
 	if (in->n_images > 0)
-		ear_reason(e, "SMM service image digest %s in PCR 2 is not "
+		ear_reason(e, "SMM service image digest %s in PCR 23 is not "
 		    "among the reference values (smm_images)", hex);
 	else
-		ear_reason(e, "SMM service image digest %s in PCR 2 cannot "
+		ear_reason(e, "SMM service image digest %s in PCR 23 cannot "
 		    "be appraised: the reference values list no smm_images "
 		    "and trust on first use is off ([attestation] "
 		    "smm_image_tofu)", hex);
@@ -232,7 +232,7 @@ smm_check_pins(const struct appraise_smm_in *in, struct ear *e,
 		what = "key-wrapping key";
 	if (what == NULL)
 		return 0;
-	ear_reason(e, "SMM service %s in PCR 2 differs from the one pinned "
+	ear_reason(e, "SMM service %s in PCR 23 differs from the one pinned "
 	    "for this node", what);
 	smm_contra(e);
 	return VIGIL_EVERIFY;
@@ -533,11 +533,11 @@ appraise_smm(const struct appraise_smm_in *in, struct ear *e,
 		out->next = *p;
 	if (!in->boot->present) {
 		if (p != NULL && p->have) {
-			ear_reason(e, "SMM service events missing from PCR 2 "
+			ear_reason(e, "SMM service events missing from PCR 23 "
 			    "of a node whose SMM keys are pinned");
 			smm_contra(e);
 		} else if (in->head_len > 0 || in->n > 0) {
-			ear_reason(e, "SMM evidence sent but PCR 2 measures "
+			ear_reason(e, "SMM evidence sent but PCR 23 measures "
 			    "no SMM service");
 			ear_claim(&e->runtime_opaque, AR_WARN_CONFIG);
 		}

@@ -197,7 +197,14 @@ appraise_vm_host(const struct appraise_vm_in *in, struct appraise_vm_out *out)
 	    in->measured_cert, in->measured_cert_len) != 0)) {
 		ear_claim(&h->hardware, AR_CONTRA_HW);
 		ear_reason(h, "binding: its platform certificate is not the one "
-		    "node %.16s measured at boot (PCR 3)", node->id);
+		    "node %.16s measured at boot (PCR 23)", node->id);
+		goto out;
+	}
+	if (!in->handoff) {
+		ear_claim(&h->hardware, AR_CONTRA_HW);
+		ear_reason(h, "binding: node %.16s measured no AK hand-off in "
+		    "its runtime log (PCR 23): it does not claim the PSE "
+		    "binding", node->id);
 		goto out;
 	}
 	if (binding_check_ak(&b, node->ak_pub, node->ak_pub_len, &why) != 0) {

@@ -33,6 +33,10 @@ struct appraise_vm_in {
 	/* The platform certificate the node's boot measured (PCR 3,
 	 * appraise_pse.h); NULL: the node's log has none to compare. */
 	const uint8_t *measured_cert; size_t measured_cert_len;
+	/* 1: the node's runtime log of its current boot holds the AK
+	 * hand-off with its registered AK (appraise_quote_handoff); 0: the
+	 * node does not claim the PSE binding, which is then refused. */
+	int handoff;
 	const struct refvals *guest_refs;	/* NULL: tenant has none */
 };
 

@@ -636,6 +636,15 @@ agents_evidence_items(const Vigil__Evidence *ev, struct item_in *items,
 				    chunks[i]->data.len, chunk_max);
 				return VIGIL_ETOOBIG;
 			}
+			if (chunks[i]->log != VIGIL__EVENT_LOG_ID__LOG_FIRMWARE &&
+			    chunks[i]->log != VIGIL__EVENT_LOG_ID__LOG_RUNTIME) {
+				snprintf(why, whylen, "item %zu (seq %llu): "
+				    "event log chunk of unknown log %d", i,
+				    (unsigned long long)it->seq,
+				    (int)chunks[i]->log);
+				return VIGIL_EINVAL;
+			}
+			items[i].log = (uint32_t)chunks[i]->log;
 			items[i].boot_count = chunks[i]->boot_count;
 			items[i].offset = chunks[i]->offset;
 			items[i].chunk = chunks[i]->data.data;
@@ -680,10 +689,10 @@ agents_evidence_items(const Vigil__Evidence *ev, struct item_in *items,
 }
 
 static int
-agents_evlog_get(void *ctx, const char *agent_id, uint32_t boot,
-    uint8_t **out, size_t *len)
+agents_evlog_get(void *ctx, const char *agent_id, uint32_t log,
+    uint32_t boot, uint8_t **out, size_t *len)
 {
-	return store_evlog_get(ctx, agent_id, boot, out, len);
+	return store_evlog_get(ctx, agent_id, log, boot, out, len);
 }
 
 static int

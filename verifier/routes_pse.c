@@ -33,7 +33,7 @@ routes_pse_one_platform(struct vctx *vc, const char *agent_id,
 	*dup = 1;
 	ear_claim(&ao->ear.instance_identity, AR_CONTRA);
 	ear_reason(&ao->ear, "platform identity: the PSE platform attestation "
-	    "key (PCR 3) is pinned to active agent %s: one TPM registered as "
+	    "key (PCR 23) is pinned to active agent %s: one TPM registered as "
 	    "two agents ([attestation] ek_kinds = one)", other);
 	return 0;
 }

@@ -15,7 +15,9 @@
 
 #include "api_who.h"
 #include "appraise_pse.h"
+#include "appraise_quote.h"
 #include "appraise_vm.h"
+#include "cel.h"
 #include "ear.h"
 #include "enclave/binding.h"
 #include "enclave/pse_events.h"
@@ -485,32 +487,74 @@ routes_vms_refvals_put(struct http_req *req, struct http_resp *resp)
 
 /* ---- the MigE transport key of a node ---- */
 
-/* A copy of one PCR 3 PSE datum (which: VIGIL_TAG_PSE_TRANSPORT_PUB or
- * VIGIL_TAG_PSE_PLATFORM_CERT) from the node's stored event log of its
+/* The node's stored runtime log of its current boot (the quoted one),
+ * parsed: *raw (malloc'd) must outlive *log. VIGIL_ENOTFOUND when there
+ * is none or it does not parse. */
+static int
+vms_runtime_log(struct vctx *vc, const char *node, uint8_t **raw,
+    struct evlog **log)
+{
+	struct quote_state qs;
+	size_t rawlen = 0;
+	char why[200];
+	int e;
+
+	*raw = NULL;
+	*log = NULL;
+	if ((e = store_quote_state_get(vc->store, node, &qs)) != 0 ||
+	    (e = store_evlog_get(vc->store, node,
+	    VIGIL__EVENT_LOG_ID__LOG_RUNTIME, qs.reset_count, raw,
+	    &rawlen)) != 0)
+		return e;
+	if (rawlen == 0 || cel_parse(*raw, rawlen, log, why,
+	    sizeof(why)) != 0) {
+		free(*raw);
+		*raw = NULL;
+		return VIGIL_ENOTFOUND;
+	}
+	return 0;
+}
+
+/* 1 when the node's runtime log of its current boot holds the AK
+ * hand-off event with its registered AK (appraise_quote_handoff). */
+static int
+vms_handoff(struct vctx *vc, const struct agent_rec *a)
+{
+	struct evlog *log = NULL;
+	uint8_t *raw = NULL;
+	char why[200];
+	int found = 0;
+
+	if (vms_runtime_log(vc, a->id, &raw, &log) == 0 &&
+	    appraise_quote_handoff(log, a, &found, why, sizeof(why)) != 0)
+		found = 0;
+	evlog_free(log);
+	free(raw);
+	return found;
+}
+
+/* A copy of one PSE datum (which: VIGIL_TAG_PSE_TRANSPORT_PUB or
+ * VIGIL_TAG_PSE_PLATFORM_CERT) from the node's stored runtime log of its
  * current boot, recomputed by appraise_pse_events. *out malloc'd;
  * VIGIL_ENOTFOUND when the log has none. */
 static int
 vms_pse_datum(struct vctx *vc, const char *node, uint32_t which,
     uint8_t **out, size_t *len)
 {
-	struct quote_state qs;
 	struct pse_boot pb;
 	struct evlog *log = NULL;
 	uint8_t *raw = NULL;
 	const uint8_t *p = NULL;
 	char why[200];
-	size_t rawlen = 0, n = 0;
+	size_t n = 0;
 	int e;
 
 	*out = NULL;
 	*len = 0;
-	if ((e = store_quote_state_get(vc->store, node, &qs)) != 0 ||
-	    (e = store_evlog_get(vc->store, node, qs.reset_count, &raw,
-	    &rawlen)) != 0)
+	if ((e = vms_runtime_log(vc, node, &raw, &log)) != 0)
 		return e;
 	e = VIGIL_ENOTFOUND;
-	if (rawlen == 0 || evlog_parse(raw, rawlen, &log) != 0 ||
-	    appraise_pse_events(log, &pb, why, sizeof(why)) != 0 ||
+	if (appraise_pse_events(log, &pb, why, sizeof(why)) != 0 ||
 	    !pb.present)
 		goto out;
 	if (which == VIGIL_TAG_PSE_TRANSPORT_PUB) {
@@ -554,7 +598,7 @@ vms_mige_key(struct vctx *vc, const char *node, uint8_t **out,
 	e = vms_pse_datum(vc, node, VIGIL_TAG_PSE_TRANSPORT_PUB, out, len);
 	if (e != 0)
 		*why = "the target's event log has no MigE transport key "
-		    "(PCR 3)";
+		    "(PCR 23)";
 	return e;
 }
 
@@ -1177,6 +1221,7 @@ vms_one_attestation(struct vctx *vc, const struct agent_rec *a,
 	in.platform_cas = cas;
 	in.measured_cert = mcert;
 	in.measured_cert_len = mcert_len;
+	in.handoff = vms_handoff(vc, a);
 	in.guest_refs = refs;
 	if ((e = appraise_vm(&in, &o)) != 0 ||
 	    (e = appraise_vm_result_json(&in, &o, now, &json)) != 0) {

@@ -136,8 +136,8 @@ struct item_in {
 	uint64_t epoch, seq;
 	uint32_t kind;			/* ItemKind of vigil.proto */
 	const uint8_t *body; size_t body_len;
-	/* for kind == event log: */
-	uint32_t boot_count; uint64_t offset;
+	/* for kind == event log (log: EventLogId, firmware 0 or runtime 1): */
+	uint32_t boot_count, log; uint64_t offset;
 	const uint8_t *chunk; size_t chunk_len;
 	/* The appraisal's word on an event-log chunk: refused (not stored,
 	 * so not acknowledged; a known key is still a duplicate or a
@@ -229,8 +229,12 @@ struct gap_row {
 int store_gaps_list(struct store *s, const char *agent_id, size_t limit,
     struct gap_row **rows, size_t *n, uint64_t *total);
 
-/* The event log of one boot as stored so far (malloc'd; *len 0 if none). */
-int store_evlog_get(struct store *s, const char *agent_id,
+/* One log (EventLogId: 0 firmware, 1 runtime) of one boot as stored so
+ * far (malloc'd; *len 0 if none). Both logs live in evlogs/evlog_chunks,
+ * whose boot_count column holds STORE_EVLOG_KEY(log, boot). */
+#define STORE_EVLOG_KEY(log, boot) \
+	((int64_t)(boot) | ((int64_t)(log) << 32))
+int store_evlog_get(struct store *s, const char *agent_id, uint32_t log,
     uint32_t boot_count, uint8_t **out, size_t *len);
 int store_quote_state_get(struct store *s, const char *agent_id,
     struct quote_state *out);	/* VIGIL_ENOTFOUND if none yet */

@@ -108,7 +108,7 @@ store_w_evlog_same(sqlite3 *db, const char *agent, const struct item_in *it,
 	    "ORDER BY start_off", &st)) != 0)
 		return r;
 	store_bind_text(st, 1, agent);
-	sqlite3_bind_int64(st, 2, it->boot_count);
+	sqlite3_bind_int64(st, 2, STORE_EVLOG_KEY(it->log, it->boot_count));
 	sqlite3_bind_int64(st, 3, (int64_t)end);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		cs = (uint64_t)sqlite3_column_int64(st, 0);
@@ -132,8 +132,8 @@ store_w_evlog_same(sqlite3 *db, const char *agent, const struct item_in *it,
 
 /* The stored length of one boot's event log (0 if none yet). */
 static int
-store_w_evlog_len(sqlite3 *db, const char *agent, uint32_t boot_count,
-    uint64_t *len)
+store_w_evlog_len(sqlite3 *db, const char *agent, uint32_t log,
+    uint32_t boot_count, uint64_t *len)
 {
 	sqlite3_stmt *st = NULL;
 	int r, rc;
@@ -143,7 +143,7 @@ store_w_evlog_len(sqlite3 *db, const char *agent, uint32_t boot_count,
 	    "AND boot_count = ?", &st)) != 0)
 		return r;
 	store_bind_text(st, 1, agent);
-	sqlite3_bind_int64(st, 2, boot_count);
+	sqlite3_bind_int64(st, 2, STORE_EVLOG_KEY(log, boot_count));
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*len = (uint64_t)sqlite3_column_int64(st, 0);
@@ -170,7 +170,7 @@ store_w_evlog_append(sqlite3 *db, const char *agent, const struct item_in *it,
 	    "updated_at = ?4", &st)) != 0)
 		return r;
 	store_bind_text(st, 1, agent);
-	sqlite3_bind_int64(st, 2, it->boot_count);
+	sqlite3_bind_int64(st, 2, STORE_EVLOG_KEY(it->log, it->boot_count));
 	sqlite3_bind_int64(st, 3, (int64_t)(it->chunk_len - skip));
 	sqlite3_bind_int64(st, 4, now);
 	if ((r = store_step_done(db, st, "upsert evlogs")) != 0)
@@ -180,7 +180,7 @@ store_w_evlog_append(sqlite3 *db, const char *agent, const struct item_in *it,
 	    "boot_count, start_off, data) VALUES (?, ?, ?, ?)", &st)) != 0)
 		return r;
 	store_bind_text(st, 1, agent);
-	sqlite3_bind_int64(st, 2, it->boot_count);
+	sqlite3_bind_int64(st, 2, STORE_EVLOG_KEY(it->log, it->boot_count));
 	sqlite3_bind_int64(st, 3, (int64_t)(it->offset + skip));
 	store_bind_blob(st, 4, it->chunk + skip, it->chunk_len - skip);
 	r = store_step_done(db, st, "insert evlog_chunks");
@@ -204,7 +204,8 @@ store_w_evlog(sqlite3 *db, const char *agent, const struct item_in *it,
 		    " out of range", it->offset);
 		return 0;
 	}
-	if ((r = store_w_evlog_len(db, agent, it->boot_count, &len)) != 0)
+	if ((r = store_w_evlog_len(db, agent, it->log, it->boot_count,
+	    &len)) != 0)
 		return r;
 	if (it->offset == len)
 		return store_w_evlog_append(db, agent, it, 0, now);

@@ -16,8 +16,8 @@
 /* ---- evidence (reads) ---- */
 
 int
-store_evlog_get(struct store *s, const char *agent_id, uint32_t boot_count,
-    uint8_t **out, size_t *len)
+store_evlog_get(struct store *s, const char *agent_id, uint32_t log,
+    uint32_t boot_count, uint8_t **out, size_t *len)
 {
 	sqlite3_stmt *st = NULL;
 	struct buf b = BUF_INIT;
@@ -34,7 +34,7 @@ store_evlog_get(struct store *s, const char *agent_id, uint32_t boot_count,
 	    "agent_id = ? AND boot_count = ? ORDER BY start_off", &st)) != 0)
 		goto out;
 	store_bind_text(st, 1, agent_id);
-	sqlite3_bind_int64(st, 2, boot_count);
+	sqlite3_bind_int64(st, 2, STORE_EVLOG_KEY(log, boot_count));
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if ((r = buf_add(&b, sqlite3_column_blob(st, 0),
 		    (size_t)sqlite3_column_bytes(st, 0))) != 0)

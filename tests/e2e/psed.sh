@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # vigil-psed on one swtpm node, end to end (docs/pse.md):
 #   init (platform key certified by a platform vendor CA from deploy/pki),
-#   the boot step measures the PSE into PCR 3 and writes the "MSR",
+#   the boot step writes the "MSR", `vigil-agent measure` puts the PSE's
+#   image and keys into the runtime log (PCR 23, docs/real-machines.md),
 #   the keys are sealed to the boot PCRs, vigil-psed unseals them once,
 #   PCR 11 is capped and a second unseal fails, the AK binding it signs
 #   verifies against the vendor CA over exactly the node's AK, and the
@@ -59,36 +60,45 @@ openssl verify -CAfile "$tmp/pki/platform-ca.pem" \
 	<(openssl x509 -inform DER -in "$tmp/pse/platform-cert.der") >/dev/null ||
 	fail "platform certificate does not verify against the vendor CA"
 
-log "boot: PCR 3 PSE events and the MSR"
+log "boot: the firmware log and the MSR"
 "$bin/vigil-agent" boot --event-log "$tmp/boot/evlog" --firmware "$tmp/boot/firmware" \
 	--platform-config "$tmp/boot/platform.cfg" --hypervisor "$tmp/boot/hypervisor" \
-	--boot-policy "$tmp/boot/policy" --msr "$tmp/msr" \
-	--pse-image "$bin/vigil-psed" --pse-pubkey "$tmp/pse/platform.pub.der" \
-	--pse-cert "$tmp/pse/platform-cert.der" \
-	--pse-transport-pubkey "$tmp/pse/transport.pub.der" >/dev/null || fail "boot"
+	--boot-policy "$tmp/boot/policy" --msr "$tmp/msr" >/dev/null || fail "boot"
 [ -f "$tmp/msr" ] || fail "no MSR written"
 [ "$(stat -c %a "$tmp/msr")" = 444 ] || fail "MSR is not read-only"
-# PCR 3 replays from the log: image digest, keys, certificate, separator.
-python3 - "$tmp/boot/evlog" "$tmp/pse" "$bin/vigil-psed" <<'EOF' >"$tmp/pcr3.expected" || fail "PCR 3 events"
+pcr23_before=$(tpm2_pcrread sha256:23 | sed -n 's/.*23 *: *0x\([0-9A-Fa-f]*\).*/\1/p' | tr A-F a-f)
+
+log "measure: the PSE's events in the runtime log (CEL-TLV, PCR 23)"
+rt=$tmp/runtime-log.cel
+"$bin/vigil-agent" measure --runtime-log "$rt" \
+	--pse-image "$bin/vigil-psed" --pse-pubkey "$tmp/pse/platform.pub.der" \
+	--pse-cert "$tmp/pse/platform-cert.der" \
+	--pse-transport-pubkey "$tmp/pse/transport.pub.der" >/dev/null || fail "measure PSE"
+# PCR 23 replays from the runtime log: image digest, keys, certificate,
+# each one CEL-TLV record (recnum, PCR 23, SHA-256 digest, EV_EVENT_TAG).
+python3 - "$rt" "$tmp/pse" "$bin/vigil-psed" "$pcr23_before" <<'EOF' >"$tmp/pcr23.expected" || fail "PCR 23 events"
 import hashlib, struct, sys
-log, d, img = sys.argv[1], sys.argv[2], sys.argv[3]
+log, d, img, before = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 def tagged(tag, data): return struct.pack('<II', tag, len(data)) + data
+def tlv(t, v): return struct.pack('>BI', t, len(v)) + v
 ev = [tagged(0x56470301, hashlib.sha256(open(img, 'rb').read()).digest()),
       tagged(0x56470302, open(d + '/platform.pub.der', 'rb').read()),
       tagged(0x56470303, open(d + '/platform-cert.der', 'rb').read()),
-      tagged(0x56470304, open(d + '/transport.pub.der', 'rb').read()),
-      b'\0\0\0\0']
-pcr = b'\0' * 32
-for e in ev:
-    pcr = hashlib.sha256(pcr + hashlib.sha256(e).digest()).digest()
-raw = open(log, 'rb').read()
-for e in ev[:4]:
-    assert e in raw, 'event data missing from the log'
+      tagged(0x56470304, open(d + '/transport.pub.der', 'rb').read())]
+want = b''
+pcr = bytes.fromhex(before)
+for i, e in enumerate(ev):
+    dg = hashlib.sha256(e).digest()
+    want += (tlv(0, struct.pack('>Q', i)) + tlv(1, struct.pack('>I', 23)) +
+             tlv(3, tlv(0x0b, dg)) +
+             tlv(5, tlv(0, struct.pack('>I', 6)) + tlv(1, e)))
+    pcr = hashlib.sha256(pcr + dg).digest()
+assert open(log, 'rb').read() == want, 'the runtime log is not the four CEL-TLV records'
 print(pcr.hex())
 EOF
-got=$(tpm2_pcrread sha256:3 | awk '/3 *:/ {print tolower($3)}' | sed 's/^0x//')
-[ "$got" = "$(cat "$tmp/pcr3.expected")" ] ||
-	fail "PCR 3 is $got, the recomputed PSE events give $(cat "$tmp/pcr3.expected")"
+got=$(tpm2_pcrread sha256:23 | sed -n 's/.*23 *: *0x\([0-9A-Fa-f]*\).*/\1/p' | tr A-F a-f)
+[ "$got" = "$(cat "$tmp/pcr23.expected")" ] ||
+	fail "PCR 23 is $got, the recomputed PSE events give $(cat "$tmp/pcr23.expected")"
 
 log "seal to the boot PCRs, then run (unseal once)"
 "$bin/vigil-psed" seal --dir "$tmp/pse" --current || fail "seal"
@@ -103,7 +113,7 @@ for _ in $(seq 100); do [ -S "$tmp/psed.sock" ] && grep -q serving "$tmp/psed.lo
 grep -q serving "$tmp/psed.log" || fail "vigil-psed did not start"
 
 log "cap PCR 11: nobody can unseal again this boot"
-"$bin/vigil-agent" boot --cap --event-log "$tmp/boot/evlog" >/dev/null || fail "boot --cap"
+"$bin/vigil-agent" measure --runtime-log "$rt" --cap >/dev/null || fail "measure --cap"
 mkdir "$tmp/pse2" && cp "$tmp/pse"/* "$tmp/pse2/"
 "$bin/vigil-psed" run --dir "$tmp/pse2" --socket "$tmp/psed2.sock" --msr "$tmp/msr" \
 	"${user_args[@]}" >"$tmp/psed2.log" 2>&1 && fail "a second vigil-psed unsealed after the cap"

@@ -35,7 +35,8 @@ url=$(jq -r '.verifier_url' "$CLUSTER_DIR/cluster.json")
 smm() { "$dc_bin/vigil-smm" --socket "$sock" "$@"; }
 vig() { VIGIL_URL=$url VIGIL_TOKEN=$1 "$dc_bin/vigil" "${@:2}"; }
 
-# The attested key: node1's key-wrapping key as pinned from its PCR 2.
+# The attested key: node1's key-wrapping key as pinned from its runtime
+# log (PCR 23).
 curl -fsS -H "Authorization: Bearer $tok_a" "$url/v1/nodes/$id1/smm-key" >"$work/smm-key.json" ||
 	e2e_fail "GET /v1/nodes/{id}/smm-key as tenant acme"
 [ "$(jq -r .status "$work/smm-key.json")" = affirming ] ||

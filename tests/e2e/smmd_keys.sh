@@ -51,8 +51,10 @@ swtpm_start "$tmp/tpm" "$port" || fail "swtpm_start"
 st=$tmp/state
 smm() { "$bin/vigil-smm" --socket "$tmp/smm.sock" "$@"; }
 sha() { openssl dgst -sha256 -r "$1" | cut -d' ' -f1; }
-# The emulated boot's measurements: one digest per PCR 0-7 (PCR 2: the
-# service's image and both public keys), as the boot step would extend.
+# An emulated boot: one digest per PCR 0-7, and three more into PCR 2 that
+# depend on the service (its image and both public keys) so that another
+# service's boot gives other sealed PCR values. (The demo measures those
+# into the runtime log's PCR 23, which keys are not sealed to.)
 boot_digests() {
 	local i
 	for i in 0 1 3 4 5 6 7; do

@@ -125,10 +125,10 @@ separator(struct buf *log, uint32_t pcr)
 static void
 pse_events(struct buf *log, const struct buf *cert, const struct buf *pub)
 {
-	tagged(log, 3, VIGIL_TAG_PSE_IMAGE, f.image, 32, 0);
-	tagged(log, 3, VIGIL_TAG_PSE_PLATFORM_PUB, pub->data, pub->len, 0);
-	tagged(log, 3, VIGIL_TAG_PSE_PLATFORM_CERT, cert->data, cert->len, 0);
-	tagged(log, 3, VIGIL_TAG_PSE_TRANSPORT_PUB, f.tpub.data, f.tpub.len,
+	tagged(log, 23, VIGIL_TAG_PSE_IMAGE, f.image, 32, 0);
+	tagged(log, 23, VIGIL_TAG_PSE_PLATFORM_PUB, pub->data, pub->len, 0);
+	tagged(log, 23, VIGIL_TAG_PSE_PLATFORM_CERT, cert->data, cert->len, 0);
+	tagged(log, 23, VIGIL_TAG_PSE_TRANSPORT_PUB, f.tpub.data, f.tpub.len,
 	    0);
 }
 
@@ -156,7 +156,7 @@ test_pse_events_recomputed_and_name_the_transport_key(void **state)
 	(void)state;
 	assert_int_equal(evlog_write_header(&raw), 0);
 	pse_events(&raw, &f.cert, &f.pub);
-	separator(&raw, 3);
+	separator(&raw, 23);
 	assert_int_equal(evlog_parse(raw.data, raw.len, &log), 0);
 	assert_int_equal(appraise_pse_events(log, &b, why, sizeof(why)), 0);
 	assert_int_equal(b.present, 1);
@@ -177,7 +177,7 @@ test_pse_events_absent_is_not_present(void **state)
 
 	(void)state;
 	assert_int_equal(evlog_write_header(&raw), 0);
-	separator(&raw, 3);
+	separator(&raw, 23);
 	assert_int_equal(run(&raw, &b, why, sizeof(why)), 0);
 	assert_int_equal(b.present, 0);
 	assert_int_equal(b.only, 0);
@@ -194,10 +194,10 @@ test_pse_events_refuse_a_repeated_event(void **state)
 	(void)state;
 	assert_int_equal(evlog_write_header(&raw), 0);
 	pse_events(&raw, &f.cert, &f.pub);
-	tagged(&raw, 3, VIGIL_TAG_PSE_TRANSPORT_PUB, f.opub.data, f.opub.len,
+	tagged(&raw, 23, VIGIL_TAG_PSE_TRANSPORT_PUB, f.opub.data, f.opub.len,
 	    0);
 	assert_int_equal(run(&raw, &b, why, sizeof(why)), VIGIL_EVERIFY);
-	assert_string_equal(why, "PSE event 0x56470304 twice in PCR 3");
+	assert_string_equal(why, "PSE event 0x56470304 twice in PCR 23");
 	buf_free(&raw);
 }
 
@@ -210,7 +210,7 @@ test_pse_events_refuse_an_event_after_the_separator(void **state)
 
 	(void)state;
 	assert_int_equal(evlog_write_header(&raw), 0);
-	separator(&raw, 3);
+	separator(&raw, 23);
 	pse_events(&raw, &f.cert, &f.pub);
 	assert_int_equal(run(&raw, &b, why, sizeof(why)), VIGIL_EVERIFY);
 	assert_non_null(strstr(why, "after the separator"));
@@ -226,7 +226,7 @@ test_pse_events_refuse_a_digest_not_over_the_data(void **state)
 
 	(void)state;
 	assert_int_equal(evlog_write_header(&raw), 0);
-	tagged(&raw, 3, VIGIL_TAG_PSE_TRANSPORT_PUB, f.tpub.data, f.tpub.len,
+	tagged(&raw, 23, VIGIL_TAG_PSE_TRANSPORT_PUB, f.tpub.data, f.tpub.len,
 	    1);
 	assert_int_equal(run(&raw, &b, why, sizeof(why)), VIGIL_EVERIFY);
 	assert_string_equal(why, "PSE event 0x56470304 digest is not SHA-256 "
@@ -245,7 +245,7 @@ test_pse_events_refuse_a_certificate_for_another_key(void **state)
 	assert_int_equal(evlog_write_header(&raw), 0);
 	pse_events(&raw, &f.cert, &f.opub);
 	assert_int_equal(run(&raw, &b, why, sizeof(why)), VIGIL_EVERIFY);
-	assert_string_equal(why, "PSE certificate in PCR 3 does not certify "
+	assert_string_equal(why, "PSE certificate in PCR 23 does not certify "
 	    "the measured platform key");
 	buf_free(&raw);
 }
@@ -261,7 +261,7 @@ test_pse_events_with_another_event_are_not_recomputed(void **state)
 	(void)state;
 	assert_int_equal(evlog_write_header(&raw), 0);
 	pse_events(&raw, &f.cert, &f.pub);
-	tagged(&raw, 3, 0x12345678u, x, sizeof(x), 0);
+	tagged(&raw, 23, 0x12345678u, x, sizeof(x), 0);
 	assert_int_equal(run(&raw, &b, why, sizeof(why)), 0);
 	assert_int_equal(b.present, 1);
 	assert_int_equal(b.only, 0);
@@ -368,7 +368,7 @@ test_pse_pins_changed_platform_key_is_named(void **state)
 	assert_int_equal(ear_status(&e), EAR_TIER_CONTRAINDICATED);
 	assert_int_equal(e.n_reasons, 1);
 	assert_string_equal(e.reasons[0], "PSE platform attestation key in "
-	    "PCR 3 differs from the one pinned for this node");
+	    "PCR 23 differs from the one pinned for this node");
 	/* the pin stays the first key */
 	assert_memory_equal(&next, &prev, sizeof(prev));
 }
@@ -386,7 +386,7 @@ test_pse_pins_changed_transport_key_is_named(void **state)
 	b.transport_pub_len = f.opub.len;
 	assert_int_equal(pin_run(&b, &prev, NULL, 0, &e, &next), 0);
 	assert_int_equal(e.hardware, AR_CONTRA);
-	assert_string_equal(e.reasons[0], "PSE MigE transport key in PCR 3 "
+	assert_string_equal(e.reasons[0], "PSE MigE transport key in PCR 23 "
 	    "differs from the one pinned for this node");
 	assert_memory_equal(&next, &prev, sizeof(prev));
 }
@@ -403,7 +403,7 @@ test_pse_pins_changed_image_is_named(void **state)
 	b.image[0] ^= 1;
 	assert_int_equal(pin_run(&b, &prev, NULL, 0, &e, &next), 0);
 	assert_int_equal(e.hardware, AR_CONTRA);
-	assert_string_equal(e.reasons[0], "PSE image digest in PCR 3 differs "
+	assert_string_equal(e.reasons[0], "PSE image digest in PCR 23 differs "
 	    "from the one pinned for this node");
 }
 
@@ -418,7 +418,7 @@ test_pse_pins_events_gone_from_pinned_node_contraindicate(void **state)
 	memset(&b, 0, sizeof(b));
 	assert_int_equal(pin_run(&b, &prev, NULL, 0, &e, &next), 0);
 	assert_int_equal(e.hardware, AR_CONTRA);
-	assert_string_equal(e.reasons[0], "PSE events missing from PCR 3 of "
+	assert_string_equal(e.reasons[0], "PSE events missing from PCR 23 of "
 	    "a node whose PSE keys are pinned");
 	assert_memory_equal(&next, &prev, sizeof(prev));
 }
@@ -453,7 +453,7 @@ test_pse_image_not_in_reference_values_is_refused(void **state)
 	assert_int_equal(next.have, 0);
 	assert_int_equal(e.hardware, AR_CONTRA);
 	assert_int_equal(e.executables, AR_CONTRA);
-	assert_string_equal(e.reasons[0], "PSE image digest in PCR 3 is not "
+	assert_string_equal(e.reasons[0], "PSE image digest in PCR 23 is not "
 	    "among the reference values (pse_images)");
 }
 
@@ -639,7 +639,7 @@ test_pse_one_platform_one_agent(void **state)
 	assert_int_equal(routes_pse_appraise(&vc, b.id, NULL, &ao), 0);
 	assert_int_equal(ao.ear.instance_identity, AR_CONTRA);
 	snprintf(want, sizeof(want), "platform identity: the PSE platform "
-	    "attestation key (PCR 3) is pinned to active agent %s: one TPM "
+	    "attestation key (PCR 23) is pinned to active agent %s: one TPM "
 	    "registered as two agents ([attestation] ek_kinds = one)", a.id);
 	assert_true(has_platform_reason(&ao.ear, want));
 	assert_int_equal(store_pse_pins_get(s, b.id, &got), VIGIL_ENOTFOUND);

@@ -13,6 +13,7 @@
 
 #include "verifier/appraise_quote.h"
 #include "buf.h"
+#include "cel.h"
 #include "verifier/ear.h"
 #include "err.h"
 #include "events.h"
@@ -29,8 +30,9 @@ struct fx {
 	struct agent_rec agent;
 	uint8_t ak[1024];
 	size_t ak_len;
-	struct buf log;			/* the node's event log */
-	struct pcrs vals;		/* PCRs 0-7 and 11 */
+	struct buf log;			/* the node's firmware log */
+	struct buf rt;			/* its runtime log: hand-off, cap */
+	struct pcrs vals;		/* PCRs 0-7, 11 and 23 */
 	struct refvals *refs;		/* all policy PCRs as booted */
 	/* per-case */
 	uint8_t nonce[NONCE_LEN];
@@ -69,10 +71,41 @@ add_tagged(struct buf *log, uint32_t pcr, uint32_t tag, const uint8_t *data,
 	buf_free(&ev);
 }
 
-/* A boot like the emulated node's: PCRs 0, 1, 4, 5 (AK), 7, separators. */
+/* A tagged CEL record of the runtime log; digest_of as above. */
 static void
-make_log(struct buf *log, const uint8_t *ak, size_t ak_len,
-    const char *platform, int bad_ak_digest)
+add_rt(struct buf *rt, uint64_t recnum, uint32_t pcr, uint32_t tag,
+    const uint8_t *data, size_t len, const uint8_t *digest_of,
+    size_t digest_len)
+{
+	struct buf ev = BUF_INIT;
+	uint8_t d[SHA256_LEN];
+
+	assert_int_equal(buf_add_u32le(&ev, tag), 0);
+	assert_int_equal(buf_add_u32le(&ev, (uint32_t)len), 0);
+	assert_int_equal(buf_add(&ev, data, len), 0);
+	if (digest_of != NULL)
+		sha256(digest_of, digest_len, d);
+	else
+		sha256(ev.data, ev.len, d);
+	assert_int_equal(cel_write_record(rt, recnum, pcr, d, EV_EVENT_TAG,
+	    ev.data, (uint32_t)ev.len), 0);
+	buf_free(&ev);
+}
+
+/* A runtime log like a PSE node's: the AK hand-off (PCR 23), the cap
+ * (PCR 11). */
+static void
+make_rt(struct buf *rt, const uint8_t *ak, size_t ak_len, int bad_ak_digest)
+{
+	add_rt(rt, 0, VIGIL_RUNTIME_PCR, VIGIL_TAG_AK_PUBLIC, ak, ak_len,
+	    bad_ak_digest ? (const uint8_t *)"other" : NULL, 5);
+	add_rt(rt, 1, VIGIL_CAP_PCR, VIGIL_TAG_CAP,
+	    (const uint8_t *)VIGIL_CAP_DATA, strlen(VIGIL_CAP_DATA), NULL, 0);
+}
+
+/* A boot as firmware makes it: PCRs 0, 1, 4, 7, separators. */
+static void
+make_log(struct buf *log, const char *platform)
 {
 	static const uint8_t sep[4];
 	uint8_t d[SHA256_LEN];
@@ -87,8 +120,6 @@ make_log(struct buf *log, const uint8_t *ak, size_t ak_len,
 	    d, platform, (uint32_t)strlen(platform)), 0);
 	sha256("hypervisor", 10, d);
 	assert_int_equal(evlog_write_event(log, 4, EV_IPL, d, "/hv", 3), 0);
-	add_tagged(log, 5, VIGIL_TAG_AK_PUBLIC, ak, ak_len,
-	    bad_ak_digest ? (const uint8_t *)"other" : NULL, 5);
 	add_tagged(log, 7, VIGIL_TAG_BOOT_POLICY, (const uint8_t *)"policy",
 	    6, NULL, 0);
 	sha256(sep, 4, d);
@@ -97,13 +128,15 @@ make_log(struct buf *log, const uint8_t *ak, size_t ak_len,
 		    sep, 4), 0);
 }
 
-/* PCR values as the log replays (and 11 as a capped value). */
+/* PCR values as the firmware log replays, then the runtime log (rt may
+ * be NULL: PCRs 11 and 23 stay zero). */
 static void
-replay_vals(const struct buf *log, struct pcrs *vals)
+replay_vals(const struct buf *log, const struct buf *rt, struct pcrs *vals)
 {
-	uint8_t pcr[PCR_COUNT][SHA256_LEN];
+	uint8_t pcr[PCR_COUNT][SHA256_LEN], cat[64];
 	struct evlog *l = NULL;
 	uint32_t touched, i;
+	char why[200];
 
 	assert_int_equal(evlog_parse(log->data, log->len, &l), 0);
 	assert_int_equal(evlog_replay(l, EVLOG_SHA256, pcr, &touched), 0);
@@ -111,7 +144,16 @@ replay_vals(const struct buf *log, struct pcrs *vals)
 	memset(vals, 0, sizeof(*vals));
 	for (i = 0; i < 8; i++)
 		memcpy(vals->v[i], pcr[i], SHA256_LEN);
-	memset(vals->v[11], 0x11, SHA256_LEN);
+	if (rt != NULL && rt->len > 0) {
+		assert_int_equal(cel_parse(rt->data, rt->len, &l, why,
+		    sizeof(why)), 0);
+		for (i = 0; i < l->n; i++) {
+			memcpy(cat, vals->v[l->ev[i].pcr], 32);
+			memcpy(cat + 32, l->ev[i].sha256, 32);
+			sha256(cat, 64, vals->v[l->ev[i].pcr]);
+		}
+		evlog_free(l);
+	}
 	vals->mask = PCR_POLICY_MASK;
 }
 
@@ -158,8 +200,9 @@ fx_setup(void **state)
 	f->agent.ak_pub_len = f->ak_len;
 	memcpy(f->agent.ak_name, name.name, name.size);
 	f->agent.ak_name_len = name.size;
-	make_log(&f->log, f->ak, f->ak_len, "platform-a", 0);
-	replay_vals(&f->log, &f->vals);
+	make_log(&f->log, "platform-a");
+	make_rt(&f->rt, f->ak, f->ak_len, 0);
+	replay_vals(&f->log, &f->rt, &f->vals);
 	doc = refdoc_for(&f->vals, -1);
 	assert_int_equal(refvals_parse(doc, strlen(doc), &f->refs, NULL, 0),
 	    0);
@@ -178,6 +221,7 @@ fx_teardown(void **state)
 	buf_free(&f->attest);
 	buf_free(&f->sig);
 	buf_free(&f->log);
+	buf_free(&f->rt);
 	refvals_free(f->refs);
 	nonce_table_free(f->nt);
 	swquote_free(f->sq);
@@ -185,13 +229,23 @@ fx_teardown(void **state)
 	return 0;
 }
 
-/* The node's stored log: the same for every boot in these tests. */
-static int
-get_log(void *ctx, const char *agent_id, uint32_t boot, uint8_t **out,
-    size_t *len)
-{
-	const struct buf *log = ctx;
+/* The runtime log get_log returns (set by run). */
+static const struct buf *g_rt;
 
+/* The node's stored logs: the same for every boot in these tests; ctx is
+ * the firmware log, g_rt the runtime log. */
+static int
+get_log(void *ctx, const char *agent_id, uint32_t which, uint32_t boot,
+    uint8_t **out, size_t *len)
+{
+	static const struct buf none = BUF_INIT;
+	const struct buf *log = which == 1 ? (g_rt ? g_rt : &none) : ctx;
+
+	if (log->len == 0) {
+		*out = NULL;
+		*len = 0;
+		return 0;
+	}
 	*out = malloc(log->len);
 	assert_non_null(*out);
 	memcpy(*out, log->data, log->len);
@@ -241,11 +295,12 @@ issue_nonce(struct fx *f)
 }
 
 static void
-run(struct fx *f, const struct quote_state *prev, const struct buf *log,
-    int learn, const struct refvals *refs)
+run_rt(struct fx *f, const struct quote_state *prev, const struct buf *log,
+    const struct buf *rt, int learn, const struct refvals *refs)
 {
 	struct appraise_in in;
 
+	g_rt = rt;
 	memset(&in, 0, sizeof(in));
 	in.agent = &f->agent;
 	in.ev = &f->ev;
@@ -260,6 +315,13 @@ run(struct fx *f, const struct quote_state *prev, const struct buf *log,
 		appraise_out_free(&f->out);
 	assert_int_equal(appraise_quote(&in, &f->out), 0);
 	f->have_out = 1;
+}
+
+static void
+run(struct fx *f, const struct quote_state *prev, const struct buf *log,
+    int learn, const struct refvals *refs)
+{
+	run_rt(f, prev, log, &f->rt, learn, refs);
 }
 
 static void
@@ -408,7 +470,7 @@ test_quote_rejects_log_that_does_not_replay(void **state)
 	struct fx *f = *state;
 	struct buf other = BUF_INIT;
 
-	make_log(&other, f->ak, f->ak_len, "platform-b", 0);
+	make_log(&other, "platform-b");
 	valid_quote(f, 5000, 3, 0);
 	run(f, NULL, &other, 0, f->refs);
 	buf_free(&other);
@@ -424,15 +486,15 @@ test_quote_rejects_ak_event_digest_mismatch(void **state)
 	struct buf bad = BUF_INIT;
 	struct pcrs vals;
 
-	make_log(&bad, f->ak, f->ak_len, "platform-a", 1);
-	replay_vals(&bad, &vals);
+	make_rt(&bad, f->ak, f->ak_len, 1);
+	replay_vals(&f->log, &bad, &vals);
 	issue_nonce(f);
 	make_evidence(f, f->sq, f->nonce, &vals, &vals, PCR_POLICY_MASK,
 	    5000, 3, 0, 1);
-	run(f, NULL, &bad, 0, f->refs);
+	run_rt(f, NULL, &f->log, &bad, 0, f->refs);
 	buf_free(&bad);
 	assert_int_equal(status(f), EAR_TIER_CONTRAINDICATED);
-	assert_reason(f, "AK public event digest is not SHA-256 of its data");
+	assert_reason(f, "AK hand-off event digest is not SHA-256 of its data");
 	assert_int_equal(f->out.ear.instance_identity, AR_CONTRA);
 }
 
@@ -451,15 +513,15 @@ test_quote_rejects_ak_event_of_another_ak(void **state)
 	assert_int_equal(swquote_ak_public(other, &pub), 0);
 	assert_int_equal(tpm_public_marshal(&pub, ak, sizeof(ak), &ak_len), 0);
 	swquote_free(other);
-	make_log(&bad, ak, ak_len, "platform-a", 0);
-	replay_vals(&bad, &vals);
+	make_rt(&bad, ak, ak_len, 0);
+	replay_vals(&f->log, &bad, &vals);
 	issue_nonce(f);
 	make_evidence(f, f->sq, f->nonce, &vals, &vals, PCR_POLICY_MASK,
 	    5000, 3, 0, 1);
-	run(f, NULL, &bad, 0, f->refs);
+	run_rt(f, NULL, &f->log, &bad, 0, f->refs);
 	buf_free(&bad);
 	assert_int_equal(status(f), EAR_TIER_CONTRAINDICATED);
-	assert_reason(f, "AK public event does not hold the registered AK");
+	assert_reason(f, "AK hand-off event does not hold the registered AK");
 }
 
 static void
@@ -577,8 +639,11 @@ test_quote_learns_reference_values_on_first_use(void **state)
 	refvals_for(learnt, "another-node", 4, &acc, &n);
 	assert_int_equal(n, 1);
 	assert_memory_equal(acc[0], f->vals.v[4], SHA256_LEN);
-	/* PCR 5 holds only the AK event, recomputed: nothing to learn. */
-	refvals_for(learnt, f->agent.id, 5, &acc, &n);
+	/* PCRs 11 and 23 hold only the cap and the AK hand-off,
+	 * recomputed: nothing to learn. */
+	refvals_for(learnt, f->agent.id, 11, &acc, &n);
+	assert_int_equal(n, 0);
+	refvals_for(learnt, f->agent.id, 23, &acc, &n);
 	assert_int_equal(n, 0);
 	refvals_free(learnt);
 }
@@ -600,26 +665,132 @@ test_quote_learns_only_policy_pcrs_when_more_are_quoted(void **state)
 	run(f, NULL, &f->log, 1, NULL);
 	assert_int_equal(status(f), EAR_TIER_AFFIRMING);
 	assert_non_null(f->out.learnt_doc);
-	assert_non_null(strstr(f->out.learnt_doc, "\"11\""));
+	assert_non_null(strstr(f->out.learnt_doc, "\"7\""));
 	assert_null(strstr(f->out.learnt_doc, "\"9\""));
 }
 
 static void
-test_quote_pcr5_of_only_the_ak_event_needs_no_reference(void **state)
+test_quote_runtime_pcrs_of_only_vigil_events_need_no_reference(void **state)
 {
 	struct fx *f = *state;
 	struct refvals *refs;
 	char *doc;
 
-	doc = refdoc_for(&f->vals, 5);
+	doc = refdoc_for(&f->vals, 23);
 	assert_int_equal(refvals_parse(doc, strlen(doc), &refs, NULL, 0), 0);
 	free(doc);
 	valid_quote(f, 5000, 3, 0);
 	run(f, NULL, &f->log, 0, refs);
 	refvals_free(refs);
 	assert_int_equal(status(f), EAR_TIER_AFFIRMING);
-	assert_int_equal(f->out.recomputed, 1u << 5);
+	assert_int_equal(f->out.recomputed, (1u << 11) | (1u << 23));
+	assert_true(f->out.handoff);
+	assert_true(f->out.capped);
 	assert_null(f->out.learnt_doc);
+}
+
+/* A plain server: a firmware log, no runtime log (no vigil-smmd, no
+ * vigil-psed), PCRs 11 and 23 untouched: affirming on its TPM evidence
+ * alone, and it claims no PSE binding. */
+static void
+test_quote_node_without_runtime_log_is_affirming(void **state)
+{
+	struct fx *f = *state;
+	struct refvals *refs;
+	struct pcrs vals;
+	char *doc;
+
+	replay_vals(&f->log, NULL, &vals);
+	doc = refdoc_for(&vals, -1);
+	assert_int_equal(refvals_parse(doc, strlen(doc), &refs, NULL, 0), 0);
+	free(doc);
+	issue_nonce(f);
+	make_evidence(f, f->sq, f->nonce, &vals, &vals, PCR_POLICY_MASK,
+	    5000, 3, 0, 1);
+	run_rt(f, NULL, &f->log, NULL, 0, refs);
+	refvals_free(refs);
+	assert_int_equal(status(f), EAR_TIER_AFFIRMING);
+	assert_int_equal(f->out.ear.n_reasons, 0);
+	assert_false(f->out.handoff);
+	assert_false(f->out.capped);
+	assert_int_equal(f->out.ear.runtime_opaque, AR_NONE);
+	assert_false(f->out.smm.present);
+}
+
+/* Quotes over the fixture's true PCRs, appraised with a tampered runtime
+ * log: the named reason, contraindicated, the log not stored. */
+static void
+rt_tampered(struct fx *f, const struct buf *rt, const char *reason)
+{
+	valid_quote(f, 5000, 3, 0);
+	run_rt(f, NULL, &f->log, rt, 0, f->refs);
+	assert_int_equal(status(f), EAR_TIER_CONTRAINDICATED);
+	assert_reason(f, reason);
+	assert_false(f->out.evlog_ok);
+}
+
+static void
+test_quote_rejects_runtime_record_removed(void **state)
+{
+	struct fx *f = *state;
+	struct buf rt = BUF_INIT;
+
+	/* The hand-off (record 0) removed: the cap is record 0 now. */
+	add_rt(&rt, 1, VIGIL_CAP_PCR, VIGIL_TAG_CAP,
+	    (const uint8_t *)VIGIL_CAP_DATA, strlen(VIGIL_CAP_DATA), NULL, 0);
+	rt_tampered(f, &rt, "runtime log: record 0 has recnum 1: a record was "
+	    "removed, inserted or reordered");
+	/* ... and renumbered: PCR 23 no longer replays. */
+	rt.len = 0;
+	add_rt(&rt, 0, VIGIL_CAP_PCR, VIGIL_TAG_CAP,
+	    (const uint8_t *)VIGIL_CAP_DATA, strlen(VIGIL_CAP_DATA), NULL, 0);
+	rt_tampered(f, &rt, "runtime log does not replay to the quoted PCR 23");
+	buf_free(&rt);
+}
+
+static void
+test_quote_rejects_runtime_records_reordered(void **state)
+{
+	struct fx *f = *state;
+	struct buf rt = BUF_INIT;
+
+	add_rt(&rt, 1, VIGIL_CAP_PCR, VIGIL_TAG_CAP,
+	    (const uint8_t *)VIGIL_CAP_DATA, strlen(VIGIL_CAP_DATA), NULL, 0);
+	add_rt(&rt, 0, VIGIL_RUNTIME_PCR, VIGIL_TAG_AK_PUBLIC, f->ak,
+	    f->ak_len, NULL, 0);
+	rt_tampered(f, &rt, "runtime log: record 0 has recnum 1: a record was "
+	    "removed, inserted or reordered");
+	buf_free(&rt);
+}
+
+static void
+test_quote_rejects_runtime_record_altered(void **state)
+{
+	struct fx *f = *state;
+	struct buf rt = BUF_INIT;
+
+	/* The last byte of the hand-off's data (its AK) changed. */
+	add_rt(&rt, 0, VIGIL_RUNTIME_PCR, VIGIL_TAG_AK_PUBLIC, f->ak,
+	    f->ak_len, NULL, 0);
+	rt.data[rt.len - 1] ^= 0x01;
+	add_rt(&rt, 1, VIGIL_CAP_PCR, VIGIL_TAG_CAP,
+	    (const uint8_t *)VIGIL_CAP_DATA, strlen(VIGIL_CAP_DATA), NULL, 0);
+	rt_tampered(f, &rt, "AK hand-off event digest is not SHA-256 of its "
+	    "data");
+	/* A record's data and digest changed: the replay differs. */
+	rt.len = 0;
+	add_rt(&rt, 0, VIGIL_RUNTIME_PCR, VIGIL_TAG_AK_PUBLIC, f->ak,
+	    f->ak_len, NULL, 0);
+	add_rt(&rt, 1, VIGIL_CAP_PCR, VIGIL_TAG_CAP,
+	    (const uint8_t *)"vigil-cap-v2", 12, NULL, 0);
+	rt_tampered(f, &rt, "runtime log does not replay to the quoted PCR "
+	    "11");
+	/* A record that extends a firmware PCR. */
+	rt.len = 0;
+	add_rt(&rt, 0, 4, VIGIL_TAG_AK_PUBLIC, f->ak, f->ak_len, NULL, 0);
+	rt_tampered(f, &rt, "runtime log record 0 extends PCR 4: only PCRs 11 "
+	    "and 23 are Vigil's");
+	buf_free(&rt);
 }
 
 static void
@@ -649,6 +820,7 @@ test_quote_uses_log_chunks_of_this_push(void **state)
 	in.nonces = f->nt;
 	in.evlog_get = get_log;
 	in.evlog_ctx = &head;
+	g_rt = &f->rt;
 	assert_int_equal(appraise_quote(&in, &f->out), 0);
 	f->have_out = 1;
 	buf_free(&head);
@@ -694,7 +866,11 @@ main(void)
 		T(test_quote_warns_on_missing_reference_value),
 		T(test_quote_learns_reference_values_on_first_use),
 		T(test_quote_learns_only_policy_pcrs_when_more_are_quoted),
-		T(test_quote_pcr5_of_only_the_ak_event_needs_no_reference),
+		T(test_quote_runtime_pcrs_of_only_vigil_events_need_no_reference),
+		T(test_quote_node_without_runtime_log_is_affirming),
+		T(test_quote_rejects_runtime_record_removed),
+		T(test_quote_rejects_runtime_records_reordered),
+		T(test_quote_rejects_runtime_record_altered),
 		T(test_quote_uses_log_chunks_of_this_push),
 		T(test_quote_rejects_garbage_quote),
 	};

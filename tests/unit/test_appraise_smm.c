@@ -465,7 +465,7 @@ test_smm_changed_key_reported(void **state)
 	fx_in(f, &in, &prev);
 	assert_int_equal(appraise_smm(&in, &e, &out), 0);
 	assert_int_equal(e.runtime_opaque, AR_CONTRA);
-	assert_true(has_reason(&e, "key-wrapping key in PCR 2 differs"));
+	assert_true(has_reason(&e, "key-wrapping key in PCR 23 differs"));
 	assert_memory_equal(out.next.wrap_pub, prev.wrap_pub,
 	    prev.wrap_pub_len);
 }
@@ -658,7 +658,7 @@ test_smm_image_not_in_smm_images_contraindicates_naming_it(void **state)
 	assert_int_equal(ear_status(&e), EAR_TIER_CONTRAINDICATED);
 	assert_true(has_reason(&e, "SMM service image digest "
 	    "1111111111111111111111111111111111111111111111111111111111111111"
-	    " in PCR 2 is not among the reference values (smm_images)"));
+	    " in PCR 23 is not among the reference values (smm_images)"));
 	/* Nothing pinned, no entry accepted. */
 	assert_false(out.next.have);
 	assert_int_equal(out.n_new, 0);
@@ -705,7 +705,7 @@ test_smm_image_without_smm_images_needs_the_opt_in(void **state)
 	assert_int_equal(e.runtime_opaque, AR_CONTRA);
 	assert_true(has_reason(&e, "SMM service image digest "
 	    "1111111111111111111111111111111111111111111111111111111111111111"
-	    " in PCR 2 cannot be appraised: the reference values list no "
+	    " in PCR 23 cannot be appraised: the reference values list no "
 	    "smm_images and trust on first use is off ([attestation] "
 	    "smm_image_tofu)"));
 	assert_false(out.next.have);
@@ -774,16 +774,16 @@ events_check(struct fx *f, const int *order, size_t n, int bad,
 	assert_int_equal(evlog_write_header(&log), 0);
 	for (i = 0; i < n; i++) {
 		if (order[i] == 0)
-			add_tagged(&log, 2, VIGIL_TAG_SMM_IMAGE, f->boot.image,
+			add_tagged(&log, 23, VIGIL_TAG_SMM_IMAGE, f->boot.image,
 			    32, bad == 0);
 		else if (order[i] == 1)
-			add_tagged(&log, 2, VIGIL_TAG_SMM_LOG_PUB,
+			add_tagged(&log, 23, VIGIL_TAG_SMM_LOG_PUB,
 			    f->boot.log_pub, f->boot.log_pub_len, bad == 1);
 		else
-			add_tagged(&log, 2, VIGIL_TAG_SMM_WRAP_PUB,
+			add_tagged(&log, 23, VIGIL_TAG_SMM_WRAP_PUB,
 			    f->boot.wrap_pub, f->boot.wrap_pub_len, bad == 2);
 	}
-	add_sep(&log, 2);
+	add_sep(&log, 23);
 	assert_int_equal(evlog_parse(log.data, log.len, &ev), 0);
 	why[0] = '\0';
 	r = appraise_smm_events(ev, out, why, 200);

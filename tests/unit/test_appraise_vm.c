@@ -175,6 +175,7 @@ setup(void **state)
 	f->in.vpcrs = &f->vvals;
 	f->in.platform_cas = f->store;
 	f->in.guest_refs = f->refs;
+	f->in.handoff = 1;
 	fx_wire(f);
 	*state = f;
 	return 0;
@@ -292,6 +293,24 @@ test_vm_rejects_binding_over_another_ak(void **state)
 	assert_int_equal(o.status, EAR_TIER_CONTRAINDICATED);
 	assert_true(has_reason(&o.host, "bound AK: binding is over a "
 	    "different AK"));
+}
+
+/* A host whose runtime log has no AK hand-off does not claim the PSE
+ * binding: the VM's host part is refused, naming why. */
+static void
+test_vm_rejects_binding_of_a_node_without_handoff(void **state)
+{
+	struct fx *f = *state;
+	struct appraise_vm_out o;
+
+	f->in.handoff = 0;
+	assert_int_equal(appraise_vm(&f->in, &o), 0);
+	assert_int_equal(o.status, EAR_TIER_CONTRAINDICATED);
+	assert_int_equal(o.host.hardware, AR_CONTRA_HW);
+	assert_true(has_reason(&o.host, "binding: node "));
+	assert_non_null(strstr(o.host.reasons[0], " measured no AK hand-off "
+	    "in its runtime log (PCR 23): it does not claim the PSE "
+	    "binding"));
 }
 
 static void
@@ -564,6 +583,7 @@ main(void)
 		T(test_vm_valid_attestation_affirms_with_its_host),
 		T(test_vm_rejects_binding_by_self_signed_pse_key),
 		T(test_vm_rejects_binding_over_another_ak),
+		T(test_vm_rejects_binding_of_a_node_without_handoff),
 		T(test_vm_rejects_malformed_binding),
 		T(test_vm_rejects_binding_without_platform_ca),
 		T(test_vm_binding_must_come_from_the_pse_the_node_measured),

@@ -1,4 +1,4 @@
-/* The boot step's SMM options against a real swtpm (VIGIL_TEST_TCTI):
+/* vigil-agent measure (the runtime log) against a real swtpm (VIGIL_TEST_TCTI):
  * `vigil-agent boot --smm-image --smm-log-pub --smm-wrap-pub` logs the
  * three PCR 2 events the verifier recomputes (appraise_smm_events finds
  * them, in order, with the keys' DER), and `boot --cap` extends PCR 11 by
@@ -18,6 +18,8 @@
 #include <openssl/x509.h>
 
 #include "agent/boot.h"
+#include "agent/measure.h"
+#include "cel.h"
 #include "agent/tpm.h"
 #include "buf.h"
 #include "err.h"
@@ -125,7 +127,7 @@ run(char **argv)
 
 	while (argv[argc] != NULL)
 		argc++;
-	return boot_main(argc, argv);
+	return measure_main(argc, argv);
 }
 
 static void
@@ -144,12 +146,11 @@ static void
 test_boot_smm_events_recomputable_and_cap_once(void **state)
 {
 	struct fx *f = *state;
-	char *boot[] = { "boot", "--tcti", (char *)tcti, "--event-log", f->log,
-	    "--firmware", f->fw, "--platform-config", f->cfg, "--hypervisor",
-	    f->hv, "--boot-policy", f->pol, "--smm-image", f->img,
-	    "--smm-log-pub", f->logpub, "--smm-wrap-pub", f->wrappub, NULL };
-	char *cap[] = { "boot", "--cap", "--tcti", (char *)tcti,
-	    "--event-log", f->log, NULL };
+	char *boot[] = { "measure", "--tcti", (char *)tcti, "--runtime-log",
+	    f->log, "--smm-image", f->img, "--smm-log-pub", f->logpub,
+	    "--smm-wrap-pub", f->wrappub, NULL };
+	char *cap[] = { "measure", "--cap", "--tcti", (char *)tcti,
+	    "--runtime-log", f->log, NULL };
 	uint8_t *log = NULL, before[SHA256_LEN], after[SHA256_LEN];
 	uint8_t want[SHA256_LEN], cat[2 * SHA256_LEN];
 	struct evlog *ev = NULL;
@@ -162,10 +163,13 @@ test_boot_smm_events_recomputable_and_cap_once(void **state)
 		skip();
 	assert_int_equal(run(boot), 0);
 	assert_int_equal(file_read(f->log, EVLOG_MAX_SIZE, &log, &len), 0);
-	assert_int_equal(evlog_parse(log, len, &ev), 0);
+	assert_int_equal(cel_parse(log, len, &ev, why, sizeof(why)), 0);
 	assert_int_equal(appraise_smm_events(ev, &b, why, sizeof(why)), 0);
 	assert_true(b.present);
 	assert_true(b.only);
+	assert_int_equal(ev->n, 3);
+	for (i = 0; i < ev->n; i++)
+		assert_int_equal(ev->ev[i].pcr, VIGIL_RUNTIME_PCR);
 	assert_int_equal(b.log_pub_len, f->log_der_len);
 	assert_memory_equal(b.log_pub, f->log_der, f->log_der_len);
 	assert_int_equal(b.wrap_pub_len, f->wrap_der_len);
@@ -179,7 +183,7 @@ test_boot_smm_events_recomputable_and_cap_once(void **state)
 	assert_int_equal(run(cap), 0);
 	read_pcr11(after);
 	assert_int_equal(file_read(f->log, EVLOG_MAX_SIZE, &log, &len), 0);
-	assert_int_equal(evlog_parse(log, len, &ev), 0);
+	assert_int_equal(cel_parse(log, len, &ev, why, sizeof(why)), 0);
 	for (i = 0; i < ev->n; i++) {
 		if (ev->ev[i].pcr != 11)
 			continue;
@@ -205,11 +209,9 @@ static void
 test_boot_smm_options_go_together(void **state)
 {
 	struct fx *f = *state;
-	char *boot[] = { "boot", "--tcti", "swtpm:port=1", "--event-log",
-	    f->log, "--firmware", f->fw, "--platform-config", f->cfg,
-	    "--hypervisor", f->hv, "--boot-policy", f->pol, "--smm-image",
-	    f->img, NULL };
-	char *cap[] = { "boot", "--cap", "--tcti", "swtpm:port=1", NULL };
+	char *boot[] = { "measure", "--tcti", "swtpm:port=1", "--runtime-log",
+	    f->log, "--smm-image", f->img, NULL };
+	char *cap[] = { "measure", "--cap", "--tcti", "swtpm:port=1", NULL };
 
 	assert_int_equal(run(boot), 2);
 	assert_int_equal(run(cap), 2);

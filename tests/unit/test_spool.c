@@ -228,21 +228,21 @@ test_spool_event_log_offsets_follow_boot_count(void **state)
 	size_t n;
 
 	assert_int_equal(spool_open(f->dir, 100, &s), 0);
-	assert_int_equal(spool_evlog_offset(s, 7, &off), 0);
+	assert_int_equal(spool_evlog_offset(s, 0, 7, &off), 0);
 	assert_true(off == 0);
-	assert_int_equal(spool_evlog_collect(s, 7, logv, 10, &added), 0);
+	assert_int_equal(spool_evlog_collect(s, 0, 7, logv, 10, &added), 0);
 	assert_true(added == 10);
-	assert_int_equal(spool_evlog_collect(s, 7, logv, 10, &added), 0);
+	assert_int_equal(spool_evlog_collect(s, 0, 7, logv, 10, &added), 0);
 	assert_true(added == 0);			/* nothing new */
-	assert_int_equal(spool_evlog_collect(s, 7, logv, 16, &added), 0);
+	assert_int_equal(spool_evlog_collect(s, 0, 7, logv, 16, &added), 0);
 	assert_true(added == 6);
-	assert_int_equal(spool_evlog_offset(s, 7, &off), 0);
+	assert_int_equal(spool_evlog_offset(s, 0, 7, &off), 0);
 	assert_true(off == 16);
-	assert_int_equal(spool_evlog_collect(s, 7, logv, 4, &added),
+	assert_int_equal(spool_evlog_collect(s, 0, 7, logv, 4, &added),
 	    VIGIL_EINVAL);				/* log shrank */
-	assert_int_equal(spool_evlog_collect(s, 8, logv, 4, &added), 0);
+	assert_int_equal(spool_evlog_collect(s, 0, 8, logv, 4, &added), 0);
 	assert_true(added == 4);			/* new boot: from 0 */
-	assert_int_equal(spool_evlog_offset(s, 7, &off), 0);
+	assert_int_equal(spool_evlog_offset(s, 0, 7, &off), 0);
 	assert_true(off == 0);				/* old boot forgotten */
 
 	assert_int_equal(spool_pending(s, 10, &it, &n), 0);
@@ -265,7 +265,7 @@ test_spool_event_log_offsets_follow_boot_count(void **state)
 
 	/* The offset is durable. */
 	assert_int_equal(spool_open(f->dir, 100, &s), 0);
-	assert_int_equal(spool_evlog_offset(s, 8, &off), 0);
+	assert_int_equal(spool_evlog_offset(s, 0, 8, &off), 0);
 	assert_true(off == 4);
 	spool_close(s);
 }

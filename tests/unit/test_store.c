@@ -605,13 +605,13 @@ test_store_event_log_chunks_append_only_at_the_end(void **state)
 	assert_int_equal(oc[4], ITEM_CONFLICT);
 	assert_int_equal(oc[5], ITEM_NEW);
 	assert_int_equal(res.acked_seq, 6);
-	assert_int_equal(store_evlog_get(f->s, id, 4, &log, &len), 0);
+	assert_int_equal(store_evlog_get(f->s, id, 0, 4, &log, &len), 0);
 	assert_int_equal(len, 10);
 	assert_memory_equal(log, "abcdefghij", 10);
 	free(log);
 	assert_int_equal(count(f, "SELECT count(*) FROM item_conflicts"), 2);
 	/* Another boot's log is separate; an unknown one is empty. */
-	assert_int_equal(store_evlog_get(f->s, id, 5, &log, &len), 0);
+	assert_int_equal(store_evlog_get(f->s, id, 0, 5, &log, &len), 0);
 	assert_int_equal(len, 0);
 	assert_null(log);
 	for (i = 0; i < 6; i++)

@@ -456,10 +456,10 @@ test_swtpm_quote_verifies_and_fails_when_altered(void **state)
 	assert_int_equal(tpm_ak_check(&ak, &why), 0);
 	assert_int_equal(tt_run(dir, "tpm2_pcrextend "
 	    "16:sha256=0101010101010101010101010101010101010101010101010101010101010101"
-	    " && tpm2_quote -c ak.ctx -l sha256:0,1,2,3,4,5,6,7,11,16 "
+	    " && tpm2_quote -c ak.ctx -l sha256:0,1,2,3,4,5,6,7,11,16,23 "
 	    "-q deadbeef0102030405060708090a0b0c -m q.msg -s q.sig -g sha256 "
 	    "&& tpm2_flushcontext -t && "
-	    "tpm2_pcrread sha256:0,1,2,3,4,5,6,7,11,16 -o pcrs.bin"), 0);
+	    "tpm2_pcrread sha256:0,1,2,3,4,5,6,7,11,16,23 -o pcrs.bin"), 0);
 	tt_read(dir, "q.msg", &msg, &mlen);
 	tt_read(dir, "q.sig", &sig, &slen);
 	tt_read(dir, "pcrs.bin", &pv, &plen);
@@ -476,7 +476,7 @@ test_swtpm_quote_verifies_and_fails_when_altered(void **state)
 	assert_int_equal(mask, PCR_POLICY_MASK | 1u << 16);
 
 	/* pcrread writes the values in index order, as the TPM digests them. */
-	assert_int_equal(plen, 10 * 32);
+	assert_int_equal(plen, 11 * 32);
 	memset(&vals, 0, sizeof(vals));
 	vals.mask = mask;
 	for (i = 0; i < PCR_COUNT; i++)
