@@ -86,6 +86,8 @@ fuzz_sl_entry_seeds(const char *dir)
 	e[2].kind = e[3].kind = SMMLOG_KIND_KEY_USE;
 	e[2].u.k.key_id = e[3].u.k.key_id = "disk-key";
 	e[2].u.k.key_id_len = e[3].u.k.key_id_len = 8;
+	e[2].u.k.tenant = e[3].u.k.tenant = "acme";
+	e[2].u.k.tenant_len = e[3].u.k.tenant_len = 4;
 	e[2].u.k.op = MM_OP_UNWRAP;
 	e[3].u.k.op = MM_OP_SIGN;
 	e[2].u.k.uid = 0;
@@ -176,7 +178,8 @@ fuzz_sl_entry_check(const struct smmlog_entry *e, const uint8_t *data,
 {
 	uint32_t i;
 
-	if (data[0] != SMMLOG_VERSION || e->seq == 0 ||
+	if (data[0] != e->version || (e->version != SMMLOG_VERSION &&
+	    e->version != SMMLOG_VERSION_V1) || e->seq == 0 ||
 	    strcmp(smmlog_kind_name(e->kind), "unknown") == 0)
 		abort();
 	switch (e->kind) {
@@ -205,6 +208,15 @@ fuzz_sl_entry_check(const struct smmlog_entry *e, const uint8_t *data,
 		fuzz_sl_inside(e->u.k.key_id, e->u.k.key_id_len, data, size);
 		fuzz_sl_printable(e->u.k.key_id, e->u.k.key_id_len,
 		    SMMLOG_MAX_KEYID);
+		/* Version 2 names the tenant; version 1 has none. */
+		if ((e->version == SMMLOG_VERSION) != (e->u.k.tenant_len > 0))
+			abort();
+		if (e->u.k.tenant_len > 0) {
+			fuzz_sl_inside(e->u.k.tenant, e->u.k.tenant_len, data,
+			    size);
+			fuzz_sl_printable(e->u.k.tenant, e->u.k.tenant_len,
+			    SMMLOG_MAX_TENANT);
+		}
 		if (e->u.k.op < MM_OP_SIGN || e->u.k.op > MM_OP_UNWRAP ||
 		    e->u.k.granted > 1 ||
 		    (e->u.k.granted == 1) != (e->u.k.status == MM_ST_OK))
@@ -238,9 +250,15 @@ fuzz_sl_entry(const uint8_t *data, size_t size)
 		return;
 	}
 	fuzz_sl_entry_check(&e, data, size);
-	/* Canonical: it encodes back to exactly the input. */
-	if (smmlog_entry_encode(&e, &b) != 0 || b.len != size ||
-	    memcmp(b.data, data, size) != 0)
+	/* Canonical: a version-2 entry encodes back to exactly the input
+	 * (version 1 is parsed, never written: a version-1 KEY_USE has no
+	 * tenant to encode, the other kinds come back as version 2). */
+	if (e.version == SMMLOG_VERSION && (smmlog_entry_encode(&e, &b) != 0 ||
+	    b.len != size || memcmp(b.data, data, size) != 0))
+		abort();
+	if (e.version == SMMLOG_VERSION_V1 && e.kind != SMMLOG_KIND_KEY_USE &&
+	    (smmlog_entry_encode(&e, &b) != 0 || b.len != size ||
+	    memcmp(b.data + 1, data + 1, size - 1) != 0))
 		abort();
 	buf_free(&b);
 	/* The chain accepts it right after seq - 1, and advances the head
