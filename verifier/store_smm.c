@@ -164,7 +164,9 @@ store_smm_entry_meta(const uint8_t *p, size_t len, int *kind,
 	    e.u.k.tenant_len <= SMMLOG_MAX_TENANT) {
 		memcpy(key, e.u.k.key_id, e.u.k.key_id_len);
 		key[e.u.k.key_id_len] = '\0';
-		memcpy(tenant, e.u.k.tenant, e.u.k.tenant_len);
+		/* A version-1 entry has no tenant (NULL, 0). */
+		if (e.u.k.tenant_len > 0)
+			memcpy(tenant, e.u.k.tenant, e.u.k.tenant_len);
 		tenant[e.u.k.tenant_len] = '\0';
 	}
 	return 0;

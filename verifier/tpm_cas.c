@@ -146,7 +146,8 @@ tpm_cas_list(const char *dir, char ***names, size_t *n)
 		cnt++;
 	}
 	closedir(d);
-	qsort(v, cnt, sizeof(*v), tpm_cas_cmp);
+	if (cnt > 1)	/* qsort's array must not be NULL, even empty */
+		qsort(v, cnt, sizeof(*v), tpm_cas_cmp);
 	*names = v;
 	*n = cnt;
 	return 0;
