@@ -176,6 +176,9 @@ vb_vm_init(struct vb *b, size_t i)
 	v->in.node = &n->rec;
 	v->in.node_status = "affirming";
 	v->in.node_fresh = 1;
+	/* The route reads this from the node's runtime log (vms_handoff);
+	 * the simulated node measured its AK hand-off. */
+	v->in.handoff = 1;
 	v->in.nonce = v->nonce;
 	v->in.nonce_len = 32;
 	v->in.vquote = v->vq.data;
