@@ -111,36 +111,25 @@ lg_post(CURL *h, const char *url, const uint8_t *body, size_t len,
 	return *status == 200 ? 0 : VIGIL_ENET;
 }
 
-/* The simulated boot: firmware in PCR 0, the AK event in PCR 5, separators. */
+/* The simulated boot of a plain server: firmware in PCR 0, separators.
+ * No AK hand-off: since the two-log layout it is Vigil's runtime log's
+ * (PCR 23) and only a node claiming the PSE binding measures it
+ * (docs/real-machines.md); PCRs 11 and 23 stay zero. */
 static int
 lg_agent_boot(struct lg_agent *a)
 {
 	static const uint8_t fw[] = "vigil-loadgen firmware";
 	static const uint8_t zero4[4];
 	uint8_t d[SHA256_LEN], pcr[PCR_COUNT][SHA256_LEN];
-	uint8_t pub[sizeof(TPM2B_PUBLIC)];
-	struct buf tag = BUF_INIT;
 	struct evlog *log = NULL;
-	TPM2B_PUBLIC akpub;
 	uint32_t touched, i;
-	size_t publen;
 	int r;
 
-	if ((r = swquote_ak_public(a->ak, &akpub)) != 0 ||
-	    (r = tpm_public_marshal(&akpub, pub, sizeof(pub), &publen)) != 0)
-		return r;
-	if ((r = buf_add_u32le(&tag, VIGIL_TAG_AK_PUBLIC)) != 0 ||
-	    (r = buf_add_u32le(&tag, (uint32_t)publen)) != 0 ||
-	    (r = buf_add(&tag, pub, publen)) != 0)
-		goto out;
+	memset(pcr, 0, sizeof(pcr));
 	EVP_Digest(fw, sizeof(fw), d, NULL, EVP_sha256(), NULL);
 	if ((r = evlog_write_header(&a->log)) != 0 ||
 	    (r = evlog_write_event(&a->log, 0, EV_S_CRTM_VERSION, d, fw,
 	    sizeof(fw))) != 0)
-		goto out;
-	EVP_Digest(tag.data, tag.len, d, NULL, EVP_sha256(), NULL);
-	if ((r = evlog_write_event(&a->log, 5, EV_EVENT_TAG, d, tag.data,
-	    (uint32_t)tag.len)) != 0)
 		goto out;
 	EVP_Digest(zero4, 4, d, NULL, EVP_sha256(), NULL);
 	for (i = 0; i < 8; i++)
@@ -157,7 +146,6 @@ lg_agent_boot(struct lg_agent *a)
 			memcpy(a->pcrs.v[i], pcr[i], SHA256_LEN);
  out:
 	evlog_free(log);
-	buf_free(&tag);
 	return r;
 }
 
