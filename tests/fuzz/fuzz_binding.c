@@ -35,6 +35,7 @@
 #include "swek.h"
 #include "swquote.h"
 #include "tpm_parse.h"
+#include "seed.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -51,18 +52,10 @@ static void
 fuzz_bd_write(const char *dir, const char *name, const struct binding *b)
 {
 	struct buf m = BUF_INIT;
-	char path[4096];
-	FILE *f;
 
 	if (binding_marshal(b, &m) != 0)
 		abort();
-	if (dir != NULL) {
-		if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
-		    (int)sizeof(path) || (f = fopen(path, "wb")) == NULL)
-			abort();
-		if (fwrite(m.data, 1, m.len, f) != m.len || fclose(f) != 0)
-			abort();
-	}
+	fuzz_seed_write(dir, name, FUZZ_SEED_NO_SELECTOR, &m);
 	buf_free(&m);
 }
 

@@ -33,28 +33,12 @@
 #include "err.h"
 #include "log.h"
 #include "rd.h"
+#include "seed.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static EVP_PKEY *fuzz_mb_key;
-
-static void
-fuzz_mb_write(const char *dir, const char *name, uint8_t sel,
-    const struct buf *b)
-{
-	char path[4096];
-	FILE *f;
-
-	if (dir == NULL)
-		return;
-	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
-	    (int)sizeof(path) || (f = fopen(path, "wb")) == NULL)
-		abort();
-	if (fwrite(&sel, 1, 1, f) != 1 ||
-	    fwrite(b->data, 1, b->len, f) != b->len || fclose(f) != 0)
-		abort();
-}
 
 /* A state of the files given, marshaled into out. */
 static void
@@ -85,20 +69,20 @@ fuzz_mb_seeds(const char *dir)
 
 	fuzz_mb_state(one, 1, &st1);
 	fuzz_mb_state(three, 3, &st3);
-	fuzz_mb_write(dir, "state-one", 0x00, &st1);
-	fuzz_mb_write(dir, "state-three", 0x00, &st3);
+	fuzz_seed_write(dir, "state-one", 0x00, &st1);
+	fuzz_seed_write(dir, "state-three", 0x00, &st3);
 	if (migblob_seal(fuzz_mb_key, "vm-1", "node-a", st1.data, st1.len,
 	    &blob) != 0 || migblob_open(fuzz_mb_key, blob.data, blob.len,
 	    "vm-1", "node-a", &pt, NULL) != 0 || pt.len != st1.len ||
 	    memcmp(pt.data, st1.data, pt.len) != 0)
 		abort();
-	fuzz_mb_write(dir, "blob-one", 0x01, &blob);
+	fuzz_seed_write(dir, "blob-one", 0x01, &blob);
 	blob.len = 0;
 	if (migblob_seal(fuzz_mb_key,
 	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 	    "n", st3.data, st3.len, &blob) != 0)
 		abort();
-	fuzz_mb_write(dir, "blob-three-long-id", 0x01, &blob);
+	fuzz_seed_write(dir, "blob-three-long-id", 0x01, &blob);
 	buf_free(&st1);
 	buf_free(&st3);
 	buf_free(&blob);

@@ -30,6 +30,7 @@
 #include "log.h"
 #include "smm-bridge/mm.h"
 #include "smm-bridge/smmlog.h"
+#include "seed.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -37,23 +38,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static EVP_PKEY *fuzz_sl_key;
 static uint8_t *fuzz_sl_spki;
 static size_t fuzz_sl_spki_len;
-
-static void
-fuzz_sl_write(const char *dir, const char *name, uint8_t sel,
-    const struct buf *b)
-{
-	char path[4096];
-	FILE *f;
-
-	if (dir == NULL)
-		return;
-	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
-	    (int)sizeof(path) || (f = fopen(path, "wb")) == NULL)
-		abort();
-	if (fwrite(&sel, 1, 1, f) != 1 ||
-	    fwrite(b->data, 1, b->len, f) != b->len || fclose(f) != 0)
-		abort();
-}
 
 /* One entry of each kind, encoded (encode checks it parses), as seeds. */
 static void
@@ -106,7 +90,7 @@ fuzz_sl_entry_seeds(const char *dir)
 		b.len = 0;
 		if (smmlog_entry_encode(&e[i], &b) != 0)
 			abort();
-		fuzz_sl_write(dir, names[i], 0x00, &b);
+		fuzz_seed_write(dir, names[i], 0x00, &b);
 	}
 	buf_free(&b);
 }
@@ -127,7 +111,7 @@ fuzz_sl_head_seed(const char *dir)
 	    fuzz_sl_spki_len, nonce, sizeof(nonce), &seq, got) != 0 ||
 	    seq != 6 || memcmp(got, head, sizeof(head)) != 0)
 		abort();
-	fuzz_sl_write(dir, "head", 0x01, &b);
+	fuzz_seed_write(dir, "head", 0x01, &b);
 	buf_free(&b);
 }
 
