@@ -100,28 +100,39 @@ store_agent_get(struct store *s, const char *id, struct agent_rec *out)
 }
 
 int
-store_agent_by_ak_name(struct store *s, const uint8_t *name, size_t len,
-    char id_out[65])
+store_q_agent_by_blob(sqlite3 *db, const char *sql, const void *blob,
+    size_t len, const char *not_id, char id_out[65], const char *what)
 {
 	sqlite3_stmt *st = NULL;
-	sqlite3 *db;
 	int r, rc;
 
-	if ((r = store_rd_get(s, &db)) != 0)
+	if ((r = store_prep(db, sql, &st)) != 0)
 		return r;
-	if ((r = store_prep(db, "SELECT id FROM agents WHERE ak_name = ?",
-	    &st)) != 0)
-		goto out;
-	store_bind_blob(st, 1, name, len);
+	store_bind_blob(st, 1, blob, len);
+	if (not_id != NULL)
+		store_bind_text(st, 2, not_id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		store_col_str(st, 0, id_out, 65);
 	else if (rc == SQLITE_DONE)
 		r = VIGIL_ENOTFOUND;
 	else
-		r = store_dberr(db, "select agent by ak_name");
- out:
+		r = store_dberr(db, what);
 	sqlite3_finalize(st);
+	return r;
+}
+
+int
+store_agent_by_ak_name(struct store *s, const uint8_t *name, size_t len,
+    char id_out[65])
+{
+	sqlite3 *db;
+	int r;
+
+	if ((r = store_rd_get(s, &db)) != 0)
+		return r;
+	r = store_q_agent_by_blob(db, "SELECT id FROM agents WHERE "
+	    "ak_name = ?1", name, len, NULL, id_out, "select agent by ak_name");
 	store_rd_put(s, db);
 	return r;
 }
@@ -178,23 +189,9 @@ static int
 store_q_ak_holder(sqlite3 *db, const char *id, const uint8_t *name,
     size_t len, char id_out[65])
 {
-	sqlite3_stmt *st = NULL;
-	int r, rc;
-
-	if ((r = store_prep(db, "SELECT id FROM agents WHERE ak_name = ? AND "
-	    "id <> ?", &st)) != 0)
-		return r;
-	store_bind_blob(st, 1, name, len);
-	store_bind_text(st, 2, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		store_col_str(st, 0, id_out, 65);
-	else if (rc == SQLITE_DONE)
-		r = VIGIL_ENOTFOUND;
-	else
-		r = store_dberr(db, "select agent by ak_name");
-	sqlite3_finalize(st);
-	return r;
+	return store_q_agent_by_blob(db, "SELECT id FROM agents WHERE "
+	    "ak_name = ?1 AND id <> ?2", name, len, id, id_out,
+	    "select agent by ak_name");
 }
 
 /* The existing record's state, approval and AK name; *exists 0 if none. */

@@ -72,6 +72,11 @@ void store_bind_blob(sqlite3_stmt *st, int i, const void *p, size_t n);
 void store_bind_text(sqlite3_stmt *st, int i, const char *t);
 /* Copies a text column into a fixed buffer (truncating safely). */
 void store_col_str(sqlite3_stmt *st, int i, char *out, size_t cap);
+/* The agent id in column 0 of sql's first row, with blob bound to ?1 and
+ * not_id (unless NULL) to ?2; VIGIL_ENOTFOUND for no row; what names the
+ * query in the error. */
+int store_q_agent_by_blob(sqlite3 *db, const char *sql, const void *blob,
+    size_t len, const char *not_id, char id_out[65], const char *what);
 /* malloc'd copies of a column ("" / NULL,0 for NULL). */
 int store_col_strdup(sqlite3_stmt *st, int i, char **out);
 int store_col_blobdup(sqlite3_stmt *st, int i, uint8_t **out, size_t *len);

@@ -119,30 +119,18 @@ int
 store_pse_platform_holder(struct store *s, const char *agent_id,
     const uint8_t *platform_pub, size_t len, char id_out[65])
 {
-	sqlite3_stmt *st = NULL;
 	sqlite3 *db;
-	int r, rc;
+	int r;
 
 	if (!store_id_ok(agent_id) || len == 0)
 		return VIGIL_EINVAL;
 	if ((r = store_rd_get(s, &db)) != 0)
 		return r;
-	if ((r = store_prep(db, "SELECT p.agent_id FROM pse_pins p JOIN "
-	    "agents a ON a.id = p.agent_id WHERE p.platform_pub = ?1 AND "
+	r = store_q_agent_by_blob(db, "SELECT p.agent_id FROM pse_pins p "
+	    "JOIN agents a ON a.id = p.agent_id WHERE p.platform_pub = ?1 AND "
 	    "p.agent_id <> ?2 AND a.state = 1 ORDER BY p.agent_id LIMIT 1",
-	    &st)) != 0)
-		goto out;
-	store_bind_blob(st, 1, platform_pub, len);
-	store_bind_text(st, 2, agent_id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		store_col_str(st, 0, id_out, 65);
-	else if (rc == SQLITE_DONE)
-		r = VIGIL_ENOTFOUND;
-	else
-		r = store_dberr(db, "select pse pins by platform key");
- out:
-	sqlite3_finalize(st);
+	    platform_pub, len, agent_id, id_out,
+	    "select pse pins by platform key");
 	store_rd_put(s, db);
 	return r;
 }
